@@ -1,0 +1,414 @@
+//! Hardware profiles. A board file (`board/<name>/board.json`) names the management and monitor
+//! interfaces, the size profile shown by `system sanity`, LED fallbacks for `network blink`, the
+//! backup directory, limit and data paths, the services to watch, and the user → role map.
+//!
+//! Every board under `board/` is compiled in; `generic-x86` is the default, so the binary runs
+//! with no file beside it. `--board NAME|PATH` or the config's `board` selects another: a name is
+//! looked up among the compiled-in boards, then in `<root>/etc/sensorctl/boards/NAME.json`; an
+//! argument with a `/` is a file path. The file is parsed into raw nanoserde structs and then
+//! validated into the typed [`Board`]; a bad file is an error naming the file and the field.
+//!
+//! Reads board files; needs no privileges.
+#![forbid(unsafe_code)]
+
+use crate::error::{Error, Result};
+use crate::paths::{RootDir, BOARD_DIR};
+use crate::role::{Role, RoleMapping};
+use crate::validate::{IfName, UserName};
+use nanoserde::DeJson;
+use std::path::{Path, PathBuf};
+
+/// The name of the embedded default board.
+pub const DEFAULT_BOARD: &str = "generic-x86";
+
+/// The boards compiled into the binary: (name, JSON text).
+pub const EMBEDDED: &[(&str, &str)] = &[
+    ("generic-x86", include_str!("../board/generic-x86/board.json")),
+    ("rugged-arm-4port", include_str!("../board/rugged-arm-4port/board.json")),
+];
+
+/// The board format this build reads.
+pub const FORMAT: u32 = 1;
+
+/// The appliance size shown by `system sanity` (`System is UP! (medium)`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SizeProfile {
+    /// Small appliance (DIN rail, few ports).
+    Small,
+    /// Medium appliance.
+    Medium,
+    /// Large appliance.
+    Large,
+}
+
+impl SizeProfile {
+    /// The profile's name as printed.
+    pub fn name(self) -> &'static str {
+        match self {
+            SizeProfile::Small => "small",
+            SizeProfile::Medium => "medium",
+            SizeProfile::Large => "large",
+        }
+    }
+}
+
+/// A monitor interface and the label the appliance shows for it (`local_listener=adiot0`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct MonitorInterface {
+    /// The label shown to operators.
+    pub label: String,
+    /// The kernel interface.
+    pub device: IfName,
+}
+
+/// A port LED that `network blink` may drive when the NIC has no ETHTOOL_PHYS_ID.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PortLed {
+    /// The port.
+    pub interface: IfName,
+    /// The LED's directory name under the board's LED directory.
+    pub led: String,
+}
+
+/// How `system sanity` finds a service.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ServiceProbe {
+    /// A pidfile (path under the root) naming the running process.
+    Pidfile(PathBuf),
+    /// A process name (`/proc/<pid>/comm`).
+    Process(String),
+    /// A Unix socket (path under the root) that must accept a connection.
+    Socket(PathBuf),
+}
+
+/// A service the appliance runs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Service {
+    /// Display name (`Web Apps`).
+    pub name: String,
+    /// How to find it.
+    pub probe: ServiceProbe,
+    /// The argv the daemon's supervisor starts it with (no shell), if it supervises it.
+    pub argv: Vec<String>,
+}
+
+/// Backup settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BackupSettings {
+    /// Where backups are written (under the root).
+    pub dir: PathBuf,
+    /// Rotation limit for the directory's total size, in bytes.
+    pub limit_bytes: u64,
+    /// Data paths (under the root) a backup holds.
+    pub paths: Vec<PathBuf>,
+}
+
+/// A validated hardware profile.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Board {
+    /// The board's name.
+    pub name: String,
+    /// One line for operators.
+    pub description: String,
+    /// Size profile shown by `system sanity`.
+    pub size_profile: SizeProfile,
+    /// The management port.
+    pub management_interface: IfName,
+    /// Monitor ports and their labels.
+    pub monitor_interfaces: Vec<MonitorInterface>,
+    /// Directory holding the LED class devices (kernel tree: not under the root prefix).
+    pub led_dir: PathBuf,
+    /// LED fallbacks for `network blink`.
+    pub leds: Vec<PortLed>,
+    /// Backup settings.
+    pub backup: BackupSettings,
+    /// Services to watch.
+    pub services: Vec<Service>,
+    /// User → role.
+    pub roles: Vec<RoleMapping>,
+    /// The group that may use the daemon's socket.
+    pub socket_group: UserName,
+}
+
+#[derive(DeJson)]
+struct RawBoard {
+    format: u32,
+    name: String,
+    #[nserde(default)]
+    description: String,
+    size_profile: String,
+    management_interface: String,
+    #[nserde(default)]
+    monitor_interfaces: Vec<RawMonitor>,
+    #[nserde(default)]
+    led_dir: Option<String>,
+    #[nserde(default)]
+    leds: Vec<RawLed>,
+    backup: RawBackup,
+    #[nserde(default)]
+    services: Vec<RawService>,
+    roles: Vec<RawRole>,
+    #[nserde(default)]
+    socket_group: Option<String>,
+}
+
+#[derive(DeJson)]
+struct RawMonitor {
+    label: String,
+    device: String,
+}
+
+#[derive(DeJson)]
+struct RawLed {
+    interface: String,
+    led: String,
+}
+
+#[derive(DeJson)]
+struct RawBackup {
+    dir: String,
+    limit_bytes: u64,
+    #[nserde(default)]
+    paths: Vec<String>,
+}
+
+#[derive(DeJson)]
+struct RawService {
+    name: String,
+    pidfile: Option<String>,
+    process: Option<String>,
+    socket: Option<String>,
+    #[nserde(default)]
+    argv: Vec<String>,
+}
+
+#[derive(DeJson)]
+struct RawRole {
+    user: String,
+    role: String,
+}
+
+impl Board {
+    /// The embedded default board.
+    pub fn embedded_default() -> Result<Board> {
+        Board::load(DEFAULT_BOARD, &RootDir::new("/"))
+    }
+
+    /// Loads the board `spec` names: a compiled-in name, a name under
+    /// `<root>/etc/sensorctl/boards/`, or (when it contains `/`) a file path.
+    pub fn load(spec: &str, root: &RootDir) -> Result<Board> {
+        if let Some((name, text)) = EMBEDDED.iter().find(|(name, _)| *name == spec) {
+            return Board::parse(text, Path::new(&format!("<embedded board {name}>")));
+        }
+        let path = if spec.contains('/') {
+            PathBuf::from(spec)
+        } else {
+            let name = check_board_name(spec)?;
+            root.resolve(BOARD_DIR).join(format!("{name}.json"))
+        };
+        let text = std::fs::read_to_string(&path).map_err(|err| {
+            if err.kind() == std::io::ErrorKind::NotFound && !spec.contains('/') {
+                let known: Vec<&str> = EMBEDDED.iter().map(|(name, _)| *name).collect();
+                Error::Usage(format!("unknown board '{spec}' (built in: {})", known.join(", ")))
+            } else {
+                Error::io("read board", &path, err)
+            }
+        })?;
+        Board::parse(&text, &path)
+    }
+
+    /// Parses and validates a board file's text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &Path) -> Result<Board> {
+        let bad = |why: String| Error::BadFile { path: origin.to_path_buf(), why };
+        let raw = RawBoard::deserialize_json(text).map_err(|e| bad(format!("not a valid board file: {e}")))?;
+        if raw.format != FORMAT {
+            return Err(bad(format!("board format {} is not supported (this build reads {FORMAT})", raw.format)));
+        }
+        let field = |name: &str, err: Error| bad(format!("{name}: {err}"));
+        if raw.name.is_empty() || !raw.name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            return Err(bad(format!("name: '{}' is not a board name", crate::validate::printable(&raw.name))));
+        }
+        let size_profile = match raw.size_profile.as_str() {
+            "small" => SizeProfile::Small,
+            "medium" => SizeProfile::Medium,
+            "large" => SizeProfile::Large,
+            other => {
+                return Err(bad(format!(
+                    "size_profile: '{}' is not small, medium or large",
+                    crate::validate::printable(other)
+                )))
+            }
+        };
+        let management_interface =
+            IfName::parse(&raw.management_interface).map_err(|e| field("management_interface", e))?;
+        let monitor_interfaces = raw
+            .monitor_interfaces
+            .iter()
+            .map(|m| {
+                Ok(MonitorInterface {
+                    label: single_line("monitor_interfaces.label", &m.label).map_err(&bad)?,
+                    device: IfName::parse(&m.device).map_err(|e| field("monitor_interfaces.device", e))?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let leds = raw
+            .leds
+            .iter()
+            .map(|l| {
+                if l.led.is_empty() || l.led.contains('/') || l.led == "." || l.led == ".." {
+                    return Err(bad(format!("leds.led: '{}' is not an LED name", crate::validate::printable(&l.led))));
+                }
+                Ok(PortLed {
+                    interface: IfName::parse(&l.interface).map_err(|e| field("leds.interface", e))?,
+                    led: l.led.clone(),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if raw.backup.limit_bytes == 0 {
+            return Err(bad("backup.limit_bytes: must be more than 0".to_string()));
+        }
+        let backup = BackupSettings {
+            dir: absolute("backup.dir", &raw.backup.dir).map_err(&bad)?,
+            limit_bytes: raw.backup.limit_bytes,
+            paths: raw
+                .backup
+                .paths
+                .iter()
+                .map(|p| absolute("backup.paths", p).map_err(&bad))
+                .collect::<Result<Vec<_>>>()?,
+        };
+        let services = raw
+            .services
+            .iter()
+            .map(|s| {
+                let name = single_line("services.name", &s.name).map_err(&bad)?;
+                let probe = match (&s.pidfile, &s.process, &s.socket) {
+                    (Some(p), None, None) => ServiceProbe::Pidfile(absolute("services.pidfile", p).map_err(&bad)?),
+                    (None, Some(p), None) => ServiceProbe::Process(single_line("services.process", p).map_err(&bad)?),
+                    (None, None, Some(p)) => ServiceProbe::Socket(absolute("services.socket", p).map_err(&bad)?),
+                    _ => {
+                        return Err(bad(format!(
+                            "services: '{name}' must name exactly one of pidfile, process, socket"
+                        )))
+                    }
+                };
+                if s.argv.first().is_some_and(|program| !program.starts_with('/')) {
+                    return Err(bad(format!("services.argv: '{name}' must start with an absolute program path")));
+                }
+                Ok(Service { name, probe, argv: s.argv.clone() })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let roles = raw
+            .roles
+            .iter()
+            .map(|r| {
+                Ok(RoleMapping {
+                    user: UserName::parse(&r.user).map_err(|e| field("roles.user", e))?,
+                    role: r.role.parse::<Role>().map_err(|e| field("roles.role", e))?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let socket_group = UserName::parse(raw.socket_group.as_deref().unwrap_or("sensorctl"))
+            .map_err(|e| field("socket_group", e))?;
+        let led_dir = absolute("led_dir", raw.led_dir.as_deref().unwrap_or("/sys/class/leds")).map_err(&bad)?;
+        Ok(Board {
+            name: raw.name,
+            description: raw.description,
+            size_profile,
+            management_interface,
+            monitor_interfaces,
+            led_dir,
+            leds,
+            backup,
+            services,
+            roles,
+            socket_group,
+        })
+    }
+}
+
+/// A board name given as a bare word, checked before it becomes part of a path.
+fn check_board_name(spec: &str) -> Result<&str> {
+    let ok = !spec.is_empty()
+        && spec.len() <= 64
+        && spec.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(spec)
+    } else {
+        Err(Error::Usage(format!(
+            "invalid board name '{}': expected letters, digits, - and _",
+            crate::validate::printable(spec)
+        )))
+    }
+}
+
+fn single_line(field: &str, text: &str) -> std::result::Result<String, String> {
+    if text.is_empty() || text.len() > 128 || text.chars().any(char::is_control) {
+        return Err(format!("{field}: must be 1-128 printable characters"));
+    }
+    Ok(text.to_string())
+}
+
+fn absolute(field: &str, text: &str) -> std::result::Result<PathBuf, String> {
+    if !text.starts_with('/') || text.contains('\0') || text.split('/').any(|part| part == "..") {
+        return Err(format!(
+            "{field}: '{}' must be an absolute path without '..'",
+            crate::validate::printable(text)
+        ));
+    }
+    Ok(PathBuf::from(text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_embedded_board_is_valid_and_named_after_itself() {
+        for (name, text) in EMBEDDED {
+            let board = Board::parse(text, Path::new(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(board.name, *name);
+            assert!(board.roles.iter().any(|r| r.role == Role::Support));
+        }
+        assert_eq!(Board::embedded_default().unwrap().size_profile, SizeProfile::Medium);
+    }
+
+    #[test]
+    fn the_multi_port_board_describes_its_ports_and_leds() {
+        let board = Board::load("rugged-arm-4port", &RootDir::new("/")).unwrap();
+        assert!(board.monitor_interfaces.len() >= 2);
+        assert_eq!(board.leds.len(), 4);
+        assert_eq!(board.size_profile, SizeProfile::Small);
+    }
+
+    fn with(field: &str, value: &str) -> String {
+        let (_, text) = EMBEDDED[0];
+        let start = text.find(&format!("\"{field}\"")).unwrap();
+        let colon = start + text[start..].find(':').unwrap();
+        let end = colon + text[colon..].find(",\n").unwrap();
+        format!("{}: {value}{}", &text[..colon], &text[end..])
+    }
+
+    #[test]
+    fn bad_boards_are_errors_naming_the_problem() {
+        let cases = [
+            ("{", "not a valid board file"),
+            ("", "not a valid board file"),
+            (&with("format", "2"), "format 2 is not supported"),
+            (&with("size_profile", "\"huge\""), "size_profile"),
+            (&with("management_interface", "\"eth0;reboot\""), "management_interface"),
+            (&with("led_dir", "\"sys/../x\""), "led_dir"),
+        ];
+        for (text, expected) in cases {
+            let err = Board::parse(text, Path::new("test.json")).unwrap_err().to_string();
+            assert!(err.contains(expected) && err.starts_with("test.json: "), "{err}");
+        }
+    }
+
+    #[test]
+    fn unknown_board_names_are_usage_errors() {
+        let err = Board::load("no-such-board", &RootDir::new("/nonexistent")).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(Board::load("../etc", &RootDir::new("/")).is_err());
+    }
+}

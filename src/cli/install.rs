@@ -1,0 +1,22 @@
+//! argh arguments of `install`, which creates the alias symlinks: argv → [`Action`].
+//!
+//! Pure; needs no privileges.
+#![forbid(unsafe_code)]
+
+use crate::action::Action;
+use argh::FromArgs;
+
+/// Create a symlink to this binary in DIR for every alias name (like busybox --install).
+/// Idempotent; refuses to replace anything that is not a symlink.
+#[derive(FromArgs, Debug)]
+pub struct InstallArgs {
+    /// directory to create the symlinks in (must exist)
+    #[argh(positional)]
+    pub dir: String,
+}
+
+/// Parses `install DIR`.
+pub fn parse(name: &[&str], args: &[&str]) -> Result<Action, argh::EarlyExit> {
+    let parsed = InstallArgs::from_args(name, args)?;
+    Ok(Action::Install { dir: parsed.dir })
+}

@@ -1,0 +1,403 @@
+//! The command surface: the table of commands (path words, old `cyberx-*` alias names, policy
+//! row, argh parser) and the multi-call dispatch from argv to a typed [`Action`].
+//!
+//! The basename of argv[0] selects the command when it is an alias (`cyberx-xsense-version`);
+//! otherwise argv[1…] is the command path (`system version`), longest match first. Leading
+//! global options (`--root`, `--board`, `--role`, `-v`) are accepted in both forms.
+//!
+//! Pure until [`main`] establishes the context and runs the action; needs no privileges itself.
+#![forbid(unsafe_code)]
+
+pub mod install;
+pub mod shell;
+pub mod system;
+
+use crate::action::{self, Action, ActionKind, Status};
+use crate::context::Context;
+use crate::error::{exit, Error};
+use crate::paths::RootDir;
+use crate::role::Role;
+use std::ffi::OsString;
+use std::io::Write;
+
+/// Parses a command's arguments; `name` is the command as invoked (for usage lines).
+pub type Parser = fn(name: &[&str], args: &[&str]) -> Result<Action, argh::EarlyExit>;
+
+/// One command of the surface.
+pub struct Command {
+    /// The words that name it (`["system", "version"]`).
+    pub path: &'static [&'static str],
+    /// Multi-call names (symlinks to the binary) that run it.
+    pub aliases: &'static [&'static str],
+    /// Its policy row.
+    pub kind: ActionKind,
+    /// One line for `help`.
+    pub summary: &'static str,
+    /// argh parser into an [`Action`].
+    pub parse: Parser,
+}
+
+/// Every command that has landed. Aliases of DESIGN.md are added with their commands.
+pub static COMMANDS: &[Command] = &[
+    Command {
+        path: &["system", "version"],
+        aliases: &["cyberx-xsense-version"],
+        kind: ActionKind::Version,
+        summary: "show the installed software version",
+        parse: system::parse_version,
+    },
+    Command {
+        path: &["system", "date"],
+        aliases: &[],
+        kind: ActionKind::Date,
+        summary: "show the current date and time (UTC)",
+        parse: system::parse_date,
+    },
+    Command {
+        path: &["date"],
+        aliases: &[],
+        kind: ActionKind::Date,
+        summary: "show the current date and time (UTC)",
+        parse: system::parse_date,
+    },
+    Command {
+        path: &["shell"],
+        aliases: &[],
+        kind: ActionKind::Shell,
+        summary: "the restricted login shell",
+        parse: shell::parse,
+    },
+    Command {
+        path: &["install"],
+        aliases: &[],
+        kind: ActionKind::Install,
+        summary: "create the alias symlinks in a directory",
+        parse: install::parse,
+    },
+];
+
+/// Commands that only make sense from a login, never typed inside the restricted shell.
+pub fn shell_may_run(kind: ActionKind) -> bool {
+    !matches!(kind, ActionKind::Shell | ActionKind::Daemon | ActionKind::Install)
+}
+
+/// The result of looking words up in the command table.
+#[derive(Debug, PartialEq)]
+pub enum Lookup<'a> {
+    /// A command, and how many words its path took.
+    Found(&'static Command, usize),
+    /// The words name a category (`system`) and no command.
+    Category(&'a str),
+    /// No command starts like this.
+    Unknown,
+}
+
+impl PartialEq for Command {
+    fn eq(&self, other: &Command) -> bool {
+        self.path == other.path
+    }
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Command({})", self.path.join(" "))
+    }
+}
+
+/// The command whose path is the longest prefix of `words`.
+pub fn lookup<'a>(words: &[&'a str]) -> Lookup<'a> {
+    let best = COMMANDS
+        .iter()
+        .filter(|cmd| words.len() >= cmd.path.len() && words[..cmd.path.len()] == *cmd.path)
+        .max_by_key(|cmd| cmd.path.len());
+    match (best, words.first()) {
+        (Some(cmd), _) => Lookup::Found(cmd, cmd.path.len()),
+        (None, Some(first)) if categories().any(|c| c == *first) => Lookup::Category(first),
+        _ => Lookup::Unknown,
+    }
+}
+
+/// The command an alias name runs.
+pub fn by_alias(name: &str) -> Option<&'static Command> {
+    COMMANDS.iter().find(|cmd| cmd.aliases.contains(&name))
+}
+
+/// Category names (the first word of multi-word paths), in table order, without repeats.
+pub fn categories() -> impl Iterator<Item = &'static str> {
+    COMMANDS
+        .iter()
+        .enumerate()
+        .filter(|(_, cmd)| cmd.path.len() > 1)
+        .filter(|(at, cmd)| !COMMANDS[..*at].iter().any(|before| before.path.len() > 1 && before.path[0] == cmd.path[0]))
+        .map(|(_, cmd)| cmd.path[0])
+}
+
+/// Every name `--list` prints: command paths, then alias names.
+pub fn all_names() -> Vec<String> {
+    let mut names: Vec<String> = COMMANDS.iter().map(|cmd| cmd.path.join(" ")).collect();
+    names.extend(COMMANDS.iter().flat_map(|cmd| cmd.aliases.iter().map(|a| a.to_string())));
+    names
+}
+
+/// Leading global options.
+#[derive(Debug, Default, PartialEq)]
+pub struct Globals {
+    /// `--root DIR` (else `SENSORCTL_ROOT`, else `/`).
+    pub root: Option<String>,
+    /// `--board NAME|PATH`.
+    pub board: Option<String>,
+    /// `--role R`: lower the caller's role (root only).
+    pub role: Option<Role>,
+    /// `-v` count.
+    pub verbosity: u8,
+    /// `--list`.
+    pub list: bool,
+    /// `--help` before any command.
+    pub help: bool,
+}
+
+/// Takes the global options off the front of `args`; returns them and the rest.
+/// With `multi_call_name` false (an alias), `--help` and `--list` belong to the command.
+pub fn parse_globals<'a>(args: &'a [&'a str], multi_call_name: bool) -> Result<(Globals, &'a [&'a str]), Error> {
+    let mut globals = Globals::default();
+    let mut at = 0;
+    while let Some(&arg) = args.get(at) {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((flag, value)) if flag.starts_with("--") => (flag, Some(value)),
+            _ => (arg, None),
+        };
+        let mut value = |name: &str| -> Result<String, Error> {
+            if let Some(v) = inline {
+                return Ok(v.to_string());
+            }
+            at += 1;
+            args.get(at).map(|v| v.to_string()).ok_or_else(|| Error::Usage(format!("{name} needs a value")))
+        };
+        match flag {
+            "--root" => globals.root = Some(value("--root")?),
+            "--board" => globals.board = Some(value("--board")?),
+            "--role" => globals.role = Some(value("--role")?.parse()?),
+            "-v" | "--verbose" => globals.verbosity += 1,
+            "-vv" => globals.verbosity += 2,
+            "-vvv" => globals.verbosity += 3,
+            "--list" if multi_call_name => globals.list = true,
+            "--help" | "-h" if multi_call_name => globals.help = true,
+            _ if multi_call_name && arg.starts_with('-') && arg.len() > 1 => {
+                return Err(Error::Usage(format!(
+                    "unknown option '{}' (see sensorctl --help)",
+                    crate::validate::printable(arg)
+                )))
+            }
+            _ => break,
+        }
+        at += 1;
+    }
+    Ok((globals, &args[at..]))
+}
+
+/// Why parsing a command line produced no action.
+pub enum NoAction {
+    /// argh printed help (exit 0) or a usage error (exit 2).
+    Early(argh::EarlyExit),
+    /// Any other error.
+    Error(Error),
+}
+
+/// Runs argh for `cmd`, invoked as `name` with `args`.
+pub fn parse_command(cmd: &Command, name: &[&str], args: &[&str]) -> Result<Action, NoAction> {
+    (cmd.parse)(name, args).map_err(NoAction::Early)
+}
+
+/// Entry point of the binary: dispatch, parse, establish the caller, run; returns the exit code.
+pub fn main(argv: Vec<OsString>) -> u8 {
+    let mut texts = Vec::with_capacity(argv.len());
+    for (at, arg) in argv.iter().enumerate() {
+        match arg.to_str() {
+            Some(text) => texts.push(text),
+            None => {
+                report("", &Error::Usage(format!("argument {at} is not valid UTF-8")));
+                return exit::USAGE;
+            }
+        }
+    }
+    let invoked = texts.first().copied().unwrap_or("sensorctl");
+    let basename = invoked.rsplit('/').next().unwrap_or(invoked);
+    let alias = by_alias(basename);
+    if alias.is_none() && !basename.starts_with("sensorctl") {
+        report("", &Error::Usage(format!(
+            "unknown command name '{}' (see sensorctl --list)",
+            crate::validate::printable(basename)
+        )));
+        return exit::USAGE;
+    }
+    let rest = texts.get(1..).unwrap_or(&[]);
+    let (globals, rest) = match parse_globals(rest, alias.is_none()) {
+        Ok(parsed) => parsed,
+        Err(err) => return report("", &err),
+    };
+    init_logging(globals.verbosity);
+
+    let (cmd, name, args): (&Command, Vec<&str>, &[&str]) = match alias {
+        Some(cmd) => (cmd, vec![basename], rest),
+        None => {
+            if globals.list {
+                let mut out = std::io::stdout().lock();
+                for name in all_names() {
+                    if writeln!(out, "{name}").is_err() {
+                        break;
+                    }
+                }
+                return exit::OK;
+            }
+            if globals.help || rest.is_empty() {
+                let usage = usage_text();
+                return if globals.help {
+                    let _ = std::io::stdout().write_all(usage.as_bytes());
+                    exit::OK
+                } else {
+                    let _ = std::io::stderr().write_all(usage.as_bytes());
+                    exit::USAGE
+                };
+            }
+            match lookup(rest) {
+                Lookup::Found(cmd, used) => {
+                    let mut name = vec!["sensorctl"];
+                    name.extend_from_slice(cmd.path);
+                    (cmd, name, &rest[used..])
+                }
+                Lookup::Category(category) => {
+                    let commands: Vec<&str> = COMMANDS
+                        .iter()
+                        .filter(|c| c.path.len() > 1 && c.path[0] == category)
+                        .map(|c| c.path[1])
+                        .collect();
+                    return report(
+                        category,
+                        &Error::Usage(format!("missing command; one of: {}", commands.join(", "))),
+                    );
+                }
+                Lookup::Unknown => {
+                    return report("", &Error::Usage(format!(
+                        "unknown command '{}' (see sensorctl --list)",
+                        crate::validate::printable(&rest.join(" "))
+                    )))
+                }
+            }
+        }
+    };
+    let command_name = name.iter().skip(usize::from(alias.is_none())).copied().collect::<Vec<_>>().join(" ");
+    let action = match parse_command(cmd, &name, args) {
+        Ok(action) => action,
+        Err(NoAction::Early(early)) => return print_early_exit(&command_name, &early),
+        Err(NoAction::Error(err)) => return report(&command_name, &err),
+    };
+    let root = globals.root.or_else(|| std::env::var("SENSORCTL_ROOT").ok()).unwrap_or_else(|| "/".to_string());
+    if !std::path::Path::new(&root).is_dir() {
+        return report(&command_name, &Error::Usage(format!("--root {root}: not a directory")));
+    }
+    let ctx = match Context::establish(RootDir::new(root), globals.board, globals.role) {
+        Ok(ctx) => ctx,
+        Err(err) => return report(&command_name, &err),
+    };
+    let mut stdout = std::io::stdout().lock();
+    match action::run(&action, &ctx, &mut stdout) {
+        Ok(Status::Ok) => exit::OK,
+        Ok(Status::Problem) => exit::PROBLEM,
+        Err(err) => report(&command_name, &err),
+    }
+}
+
+/// Prints argh's help (stdout, exit 0) or usage error (stderr, exit 2).
+pub fn print_early_exit(command: &str, early: &argh::EarlyExit) -> u8 {
+    match early.status {
+        Ok(()) => {
+            let _ = writeln!(std::io::stdout(), "{}", early.output.trim_end());
+            exit::OK
+        }
+        Err(()) => {
+            let _ = writeln!(std::io::stderr(), "sensorctl: {command}: {}", early.output.trim_end());
+            exit::USAGE
+        }
+    }
+}
+
+/// Prints `sensorctl: <command>: <error>` (`sensorctl: <error>` for an empty command) once and
+/// returns the error's exit code. A closed
+/// stdout (EPIPE: the reader went away, as with `| head`) is not an error.
+pub fn report(command: &str, err: &Error) -> u8 {
+    if let Error::Io { source, .. } = err {
+        if source.kind() == std::io::ErrorKind::BrokenPipe {
+            return exit::OK;
+        }
+    }
+    let _ = match command {
+        "" => writeln!(std::io::stderr(), "sensorctl: {err}"),
+        _ => writeln!(std::io::stderr(), "sensorctl: {command}: {err}"),
+    };
+    err.exit_code()
+}
+
+fn init_logging(verbosity: u8) {
+    let level = match verbosity {
+        0 => log::LevelFilter::Warn,
+        1 => log::LevelFilter::Info,
+        2 => log::LevelFilter::Debug,
+        _ => log::LevelFilter::Trace,
+    };
+    // Failing to install a logger only loses diagnostics; the command itself still runs.
+    let _ = simple_logger::SimpleLogger::new().with_level(level).init();
+}
+
+fn usage_text() -> String {
+    let mut text = String::from(
+        "Usage: sensorctl [--root DIR] [--board NAME|PATH] [--role ROLE] [-v] <command> [args]\n\
+         \x20      sensorctl --list\n\
+         \x20      <alias> [args]   (e.g. cyberx-xsense-version, through a symlink)\n\nCommands:\n",
+    );
+    for cmd in COMMANDS {
+        text.push_str(&format!("  {:<24} {}\n", cmd.path.join(" "), cmd.summary));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_takes_the_longest_path_and_knows_categories() {
+        match lookup(&["system", "version", "--json"]) {
+            Lookup::Found(cmd, used) => assert_eq!((cmd.path, used), (&["system", "version"][..], 2)),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(lookup(&["system"]), Lookup::Category("system"));
+        assert_eq!(lookup(&["system", "bogus"]), Lookup::Category("system"));
+        assert_eq!(lookup(&["bogus"]), Lookup::Unknown);
+        assert_eq!(lookup(&[]), Lookup::Unknown);
+    }
+
+    #[test]
+    fn every_alias_and_path_is_unique() {
+        let names = all_names();
+        for (at, name) in names.iter().enumerate() {
+            assert!(!names[at + 1..].contains(name), "{name} twice");
+        }
+        assert_eq!(by_alias("cyberx-xsense-version").map(|c| c.path), Some(&["system", "version"][..]));
+    }
+
+    #[test]
+    fn globals_are_taken_only_from_the_front() {
+        let args = ["--root", "/tmp/r", "--role=support", "-v", "system", "version", "--root", "x"];
+        let (globals, rest) = parse_globals(&args, true).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(globals.root.as_deref(), Some("/tmp/r"));
+        assert_eq!(globals.role, Some(Role::Support));
+        assert_eq!(globals.verbosity, 1);
+        assert_eq!(rest, &["system", "version", "--root", "x"]);
+        assert!(parse_globals(&["--root"], true).is_err());
+        assert!(parse_globals(&["--bogus"], true).is_err());
+        assert!(parse_globals(&["--role", "king"], true).is_err());
+        let (globals, rest) = parse_globals(&["--help"], false).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!globals.help);
+        assert_eq!(rest, &["--help"]);
+    }
+}

@@ -1,0 +1,86 @@
+//! What every action runs against: the root prefix, the caller and their role, and (loaded only
+//! when an action needs them) the config and the board.
+//!
+//! Loading is lazy so that `date` or `system version` still work on a recovery console whose
+//! config file is damaged; an action that needs the config gets the config's error.
+//!
+//! Reads `<root>/etc/passwd`, the config and the board file; needs no privileges.
+#![forbid(unsafe_code)]
+
+use crate::board::{Board, DEFAULT_BOARD};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::paths::{RootDir, PASSWD_FILE};
+use crate::role::{Caller, Role};
+use std::cell::OnceCell;
+
+/// The environment of one command.
+pub struct Context {
+    /// Every file path resolves under this.
+    pub root: RootDir,
+    /// Who runs the command, and as which role.
+    pub caller: Caller,
+    board_spec: Option<String>,
+    config: OnceCell<Config>,
+    board: OnceCell<Board>,
+}
+
+impl Context {
+    /// Establishes the caller from the kernel's real uid and the passwd file under `root`.
+    ///
+    /// `board_spec` is `--board` (else the config's board, else the embedded default);
+    /// `role` is `--role`, which may only lower privilege.
+    pub fn establish(root: RootDir, board_spec: Option<String>, role: Option<Role>) -> Result<Context> {
+        let uid = crate::sys::ids::real_uid();
+        Context::for_uid(root, board_spec, role, uid)
+    }
+
+    /// [`Context::establish`] for a given uid (tests, and the daemon for its peers).
+    pub fn for_uid(root: RootDir, board_spec: Option<String>, role: Option<Role>, uid: u32) -> Result<Context> {
+        let mut ctx = Context {
+            caller: Caller::identify(0, None, &[]),
+            root,
+            board_spec,
+            config: OnceCell::new(),
+            board: OnceCell::new(),
+        };
+        let passwd_path = ctx.root.resolve(PASSWD_FILE);
+        let passwd = match std::fs::read_to_string(&passwd_path) {
+            Ok(text) => Some(text),
+            // Root must keep working on an image whose passwd is gone; others cannot be named.
+            Err(_) if uid == 0 => None,
+            Err(err) => return Err(Error::io("read", &passwd_path, err)),
+        };
+        ctx.caller = if uid == 0 {
+            Caller::identify(0, passwd.as_deref(), &[])
+        } else {
+            Caller::identify(uid, passwd.as_deref(), &ctx.board()?.roles)
+        };
+        if let Some(wanted) = role {
+            ctx.caller = ctx.caller.clone().act_as(wanted)?;
+        }
+        Ok(ctx)
+    }
+
+    /// The config (defaults when there is no file).
+    pub fn config(&self) -> Result<&Config> {
+        if let Some(config) = self.config.get() {
+            return Ok(config);
+        }
+        let loaded = Config::load(&self.root)?;
+        Ok(self.config.get_or_init(|| loaded))
+    }
+
+    /// The board: `--board`, else the config's, else the embedded default.
+    pub fn board(&self) -> Result<&Board> {
+        if let Some(board) = self.board.get() {
+            return Ok(board);
+        }
+        let spec = match &self.board_spec {
+            Some(spec) => spec.clone(),
+            None => self.config()?.board.clone().unwrap_or_else(|| DEFAULT_BOARD.to_string()),
+        };
+        let loaded = Board::load(&spec, &self.root)?;
+        Ok(self.board.get_or_init(|| loaded))
+    }
+}

@@ -1,0 +1,66 @@
+//! `system version` and `date`: what runs here and what time the kernel says it is.
+//!
+//! Needs no privileges.
+#![forbid(unsafe_code)]
+
+use crate::action::Status;
+use crate::context::Context;
+use crate::error::{Error, Result};
+use crate::time::Utc;
+use nanoserde::SerJson;
+use std::io::Write;
+
+/// The product version: `<semver>-<git short hash>` (`0.1.0-1a2b3c4`).
+pub fn product_version() -> String {
+    format!("{}-{}", env!("CARGO_PKG_VERSION"), env!("SENSORCTL_GIT_HASH"))
+}
+
+#[derive(SerJson)]
+struct VersionReport {
+    version: String,
+    board: String,
+    build_date: String,
+    target: String,
+}
+
+/// `system version`: `Version: 22.2.5.9-r-2121448` in the reference; ours is semver-hash.
+pub fn version(ctx: &Context, json: bool, out: &mut dyn Write) -> Result<Status> {
+    let text = if json {
+        let build_epoch = env!("SENSORCTL_BUILD_EPOCH").parse::<i64>().unwrap_or(0);
+        VersionReport {
+            version: product_version(),
+            board: ctx.board()?.name.clone(),
+            build_date: Utc::from_unix(build_epoch).iso8601(),
+            target: env!("SENSORCTL_TARGET").to_string(),
+        }
+        .serialize_json()
+    } else {
+        format!("Version: {}", product_version())
+    };
+    emit(out, &text)?;
+    Ok(Status::Ok)
+}
+
+#[derive(SerJson)]
+struct DateReport {
+    utc: String,
+    unix: i64,
+}
+
+/// `date`: the kernel's realtime clock in UTC, as `Thu Sep 29 18:38:23 UTC 2022`.
+pub fn date(json: bool, out: &mut dyn Write) -> Result<Status> {
+    let (secs, _) = crate::sys::clock::realtime();
+    let now = Utc::from_unix(secs);
+    let text = if json {
+        DateReport { utc: now.iso8601(), unix: secs }.serialize_json()
+    } else {
+        now.date_command_text()
+    };
+    emit(out, &text)?;
+    Ok(Status::Ok)
+}
+
+/// Writes one line of a command's output.
+pub fn emit(out: &mut dyn Write, line: &str) -> Result<()> {
+    writeln!(out, "{line}").map_err(|e| Error::io("write", "standard output", e))
+}

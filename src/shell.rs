@@ -1,0 +1,409 @@
+//! `shell`: the restricted login shell of the appliance users (the support user's login shell).
+//!
+//! It runs sensorctl commands and nothing else. A line is split into words on blanks, with
+//! single and double quotes only: no variables, globs, pipes, redirections, `;`, backticks or
+//! `$()` — those are plain characters in a word, so `date; reboot` is the command `date;` (which
+//! does not exist). Lines with control characters or invalid UTF-8 are rejected whole, and a
+//! line longer than [`MAX_LINE`] is discarded. Only the commands the caller's role may run are
+//! shown and run; each goes through the same parse → authorize → act pipeline as argv.
+//!
+//! Typing a category alone (`system`) enters a `system>` sub-prompt where its commands are typed
+//! without the category; `exit` or `..` leaves it, `logout` (or `exit` at the top) ends the
+//! session, as do end of input and [the idle timeout](crate::config::Config::shell_idle_timeout).
+//! Works on a tty and with a pipe on stdin (serial consoles, tests).
+//!
+//! Needs no privileges of its own; each command needs what it needs.
+#![forbid(unsafe_code)]
+
+use crate::action::{self, permits, Status};
+use crate::cli::{self, Lookup, NoAction, COMMANDS};
+use crate::context::Context;
+use crate::error::{Error, Result};
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::AsFd;
+use std::time::Duration;
+
+/// The longest line the shell accepts, in bytes.
+pub const MAX_LINE: usize = 4096;
+
+/// Runs the interactive session on standard input until logout, end of input or idle timeout.
+pub fn run(ctx: &Context, idle_override_s: Option<u64>, out: &mut dyn Write) -> Result<Status> {
+    let configured = match ctx.config() {
+        Ok(config) => config.shell_idle_timeout(),
+        Err(err) => {
+            // A damaged config must not lock the operator out of the console that can fix it.
+            log::warn!("{err}; using the default idle timeout");
+            Duration::from_secs(crate::config::DEFAULT_SHELL_IDLE_TIMEOUT_S)
+        }
+    };
+    let idle = idle_override_s.map_or(configured, |s| configured.min(Duration::from_secs(s)));
+    let stdin = io::stdin()
+        .as_fd()
+        .try_clone_to_owned()
+        .map_err(|e| Error::io("duplicate", "standard input", e))?;
+    let mut reader = LineReader::new(File::from(stdin));
+    let mut session = Session { ctx, category: None, prompt_base: prompt_base(ctx) };
+    loop {
+        session.prompt(out)?;
+        let line = match reader.next_line(idle).map_err(|e| Error::io("read", "standard input", e))? {
+            Input::Line(bytes) => bytes,
+            Input::TooLong => {
+                complain(&format!("line too long (limit {MAX_LINE} bytes); ignored"));
+                continue;
+            }
+            Input::End => {
+                writeln_out(out, "")?;
+                return Ok(Status::Ok);
+            }
+            Input::Idle => {
+                writeln_out(out, "")?;
+                writeln_out(out, &format!("idle for {} seconds: logged out", idle.as_secs()))?;
+                return Ok(Status::Ok);
+            }
+        };
+        let words = match check_line(&line).and_then(split_words) {
+            Ok(words) => words,
+            Err(why) => {
+                complain(&why);
+                continue;
+            }
+        };
+        if session.handle(&words, out)? == Flow::Logout {
+            return Ok(Status::Ok);
+        }
+    }
+}
+
+fn prompt_base(ctx: &Context) -> String {
+    format!("{}@{}:", ctx.caller.user_name(), crate::sys::uname::hostname())
+}
+
+#[derive(Debug, PartialEq)]
+enum Flow {
+    Continue,
+    Logout,
+}
+
+struct Session<'a> {
+    ctx: &'a Context,
+    category: Option<&'static str>,
+    prompt_base: String,
+}
+
+impl Session<'_> {
+    fn prompt(&self, out: &mut dyn Write) -> Result<()> {
+        let text = match self.category {
+            Some(category) => format!("{category}> "),
+            None => format!("{} ", self.prompt_base),
+        };
+        out.write_all(text.as_bytes())
+            .and_then(|()| out.flush())
+            .map_err(|e| Error::io("write", "standard output", e))
+    }
+
+    fn visible(&self, cmd: &cli::Command) -> bool {
+        permits(self.ctx.caller.role, cmd.kind) && cli::shell_may_run(cmd.kind)
+    }
+
+    fn visible_in(&self, category: &str) -> Vec<&'static cli::Command> {
+        COMMANDS
+            .iter()
+            .filter(|cmd| cmd.path.len() > 1 && cmd.path[0] == category && self.visible(cmd))
+            .collect()
+    }
+
+    fn handle(&mut self, words: &[String], out: &mut dyn Write) -> Result<Flow> {
+        let words: Vec<&str> = words.iter().map(String::as_str).collect();
+        match (words.as_slice(), self.category) {
+            ([], _) => return Ok(Flow::Continue),
+            (["logout"], _) | (["exit"], None) => return Ok(Flow::Logout),
+            (["exit" | ".."], Some(_)) => {
+                self.category = None;
+                return Ok(Flow::Continue);
+            }
+            ([".."], None) => return Ok(Flow::Continue),
+            (["help"], category) => {
+                self.help(category, out)?;
+                return Ok(Flow::Continue);
+            }
+            (["help", topic], _) => {
+                if self.visible_in(topic).is_empty() {
+                    complain(&format!("help: no category '{}'", crate::validate::printable(topic)));
+                } else {
+                    let topic = cli::categories().find(|c| c == topic);
+                    self.help(topic, out)?;
+                }
+                return Ok(Flow::Continue);
+            }
+            _ => {}
+        }
+        // Inside a category its commands come first; full paths work everywhere.
+        let mut candidates: Vec<Vec<&str>> = Vec::new();
+        if let Some(category) = self.category {
+            let mut full = vec![category];
+            full.extend_from_slice(&words);
+            candidates.push(full);
+        }
+        candidates.push(words.clone());
+        for candidate in &candidates {
+            match cli::lookup(candidate) {
+                Lookup::Found(cmd, used) if self.visible(cmd) => {
+                    self.execute(cmd, &candidate[used..], out)?;
+                    return Ok(Flow::Continue);
+                }
+                Lookup::Found(cmd, _) if cli::shell_may_run(cmd.kind) => {
+                    complain(&format!(
+                        "{}: {}",
+                        cmd.path.join(" "),
+                        Error::Denied { role: self.ctx.caller.role.name().to_string() }
+                    ));
+                    return Ok(Flow::Continue);
+                }
+                Lookup::Category(category) if candidate.len() == 1 && !self.visible_in(category).is_empty() => {
+                    self.category = cli::categories().find(|c| *c == category);
+                    return Ok(Flow::Continue);
+                }
+                _ => {}
+            }
+        }
+        complain(&format!(
+            "unknown command '{}' (type help)",
+            crate::validate::printable(&words.join(" "))
+        ));
+        Ok(Flow::Continue)
+    }
+
+    fn execute(&self, cmd: &cli::Command, args: &[&str], out: &mut dyn Write) -> Result<()> {
+        let name: Vec<&str> = cmd.path.to_vec();
+        let command_name = name.join(" ");
+        let action = match cli::parse_command(cmd, &name, args) {
+            Ok(action) => action,
+            Err(NoAction::Early(early)) => {
+                let text = early.output.trim_end();
+                if early.status.is_ok() {
+                    writeln_out(out, text)?;
+                } else {
+                    complain(&format!("{command_name}: {text}"));
+                }
+                return Ok(());
+            }
+            Err(NoAction::Error(err)) => {
+                cli::report(&command_name, &err);
+                return Ok(());
+            }
+        };
+        if let Err(err) = action::run(&action, self.ctx, out) {
+            // A closed terminal ends the session; anything else is reported and the shell goes on.
+            if let Error::Io { source, .. } = &err {
+                if source.kind() == io::ErrorKind::BrokenPipe {
+                    return Err(err);
+                }
+            }
+            cli::report(&command_name, &err);
+        }
+        Ok(())
+    }
+
+    fn help(&self, category: Option<&str>, out: &mut dyn Write) -> Result<()> {
+        let mut lines = Vec::new();
+        match category {
+            Some(category) => {
+                lines.push(format!("{category} commands:"));
+                for cmd in self.visible_in(category) {
+                    lines.push(format!("  {:<22} {}", cmd.path[1..].join(" "), cmd.summary));
+                }
+                lines.push("  .., exit               leave this category".to_string());
+                lines.push("  help [category]        this list".to_string());
+                lines.push("  logout                 end the session".to_string());
+            }
+            None => {
+                lines.push("Commands:".to_string());
+                for cmd in COMMANDS.iter().filter(|cmd| cmd.path.len() == 1 && self.visible(cmd)) {
+                    lines.push(format!("  {:<22} {}", cmd.path[0], cmd.summary));
+                }
+                for category in cli::categories() {
+                    let count = self.visible_in(category).len();
+                    if count > 0 {
+                        lines.push(format!("  {category:<22} {count} commands (type '{category}' or 'help {category}')"));
+                    }
+                }
+                lines.push("  help [category]        this list".to_string());
+                lines.push("  exit, logout           end the session".to_string());
+            }
+        }
+        for line in lines {
+            writeln_out(out, &line)?;
+        }
+        Ok(())
+    }
+}
+
+fn writeln_out(out: &mut dyn Write, line: &str) -> Result<()> {
+    writeln!(out, "{line}").map_err(|e| Error::io("write", "standard output", e))
+}
+
+fn complain(message: &str) {
+    let _ = writeln!(io::stderr(), "sensorctl: shell: {message}");
+}
+
+/// A line read from the terminal, or why there is none.
+#[derive(Debug, PartialEq)]
+pub enum Input {
+    /// One line, without its newline (and without a trailing carriage return).
+    Line(Vec<u8>),
+    /// A line over [`MAX_LINE`] bytes, already discarded up to its newline.
+    TooLong,
+    /// End of input.
+    End,
+    /// Nothing typed within the idle timeout.
+    Idle,
+}
+
+/// Reads lines from a raw descriptor with an idle deadline, buffering only up to [`MAX_LINE`].
+pub struct LineReader<R> {
+    source: R,
+    buffer: Vec<u8>,
+    discarding: bool,
+    ended: bool,
+}
+
+impl<R: Read + AsFd> LineReader<R> {
+    /// A reader over `source` (unbuffered: the poll must see what has not been read).
+    pub fn new(source: R) -> LineReader<R> {
+        LineReader { source, buffer: Vec::new(), discarding: false, ended: false }
+    }
+
+    /// The next line; waits at most `idle` for each new piece of input.
+    pub fn next_line(&mut self, idle: Duration) -> io::Result<Input> {
+        loop {
+            if let Some(at) = self.buffer.iter().position(|&b| b == b'\n') {
+                let mut line: Vec<u8> = self.buffer.drain(..=at).collect();
+                line.pop();
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
+                if std::mem::take(&mut self.discarding) {
+                    return Ok(Input::TooLong);
+                }
+                return Ok(Input::Line(line));
+            }
+            if self.buffer.len() > MAX_LINE {
+                self.buffer.clear();
+                self.discarding = true;
+            }
+            if self.ended {
+                if self.buffer.is_empty() && !self.discarding {
+                    return Ok(Input::End);
+                }
+                // A last line without a newline still counts.
+                self.buffer.push(b'\n');
+                continue;
+            }
+            if !crate::sys::poll::wait_readable(&self.source, idle)? {
+                return Ok(Input::Idle);
+            }
+            let mut chunk = [0u8; 1024];
+            match self.source.read(&mut chunk) {
+                Ok(0) => self.ended = true,
+                Ok(n) => self.buffer.extend_from_slice(&chunk[..n]),
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) => return Err(err),
+            }
+        }
+    }
+}
+
+/// Accepts a line only if it is UTF-8 without control characters (tab counts as a blank).
+pub fn check_line(bytes: &[u8]) -> std::result::Result<&str, String> {
+    let text = std::str::from_utf8(bytes).map_err(|_| "input is not valid UTF-8; ignored".to_string())?;
+    if let Some(bad) = text.chars().find(|c| c.is_control() && *c != '\t') {
+        return Err(format!("control character U+{:04X} in input; ignored", bad as u32));
+    }
+    Ok(text)
+}
+
+/// Splits a line into words on blanks; single and double quotes group, and are removed.
+/// Nothing else is special.
+pub fn split_words(line: &str) -> std::result::Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut quote: Option<char> = None;
+    for c in line.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => word.push(c),
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                in_word = true;
+            }
+            (None, ' ' | '\t') => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            (None, c) => {
+                word.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if quote.is_some() {
+        return Err("unterminated quote; ignored".to_string());
+    }
+    if in_word {
+        words.push(word);
+    }
+    Ok(words)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::net::UnixStream;
+
+    #[test]
+    fn words_split_on_blanks_with_quotes_and_nothing_else() {
+        assert_eq!(split_words("  system   version ").unwrap(), ["system", "version"]);
+        assert_eq!(split_words("a 'b c' \"d e\"").unwrap(), ["a", "b c", "d e"]);
+        assert_eq!(split_words("x'y z'w").unwrap(), ["xy zw"]);
+        assert_eq!(split_words("''").unwrap(), [""]);
+        assert_eq!(split_words("date; reboot").unwrap(), ["date;", "reboot"]);
+        assert_eq!(split_words("$(id) `id` $HOME * | > <").unwrap(), ["$(id)", "`id`", "$HOME", "*", "|", ">", "<"]);
+        assert_eq!(split_words("a\\ b").unwrap(), ["a\\", "b"]);
+        assert!(split_words("echo 'open").is_err());
+        assert!(split_words("\"").is_err());
+    }
+
+    #[test]
+    fn control_characters_and_bad_utf8_are_rejected() {
+        assert!(check_line(b"date\0").is_err());
+        assert!(check_line(b"date\x1b[2J").is_err());
+        assert!(check_line(b"\x7f").is_err());
+        assert!(check_line(b"\xff\xfe").is_err());
+        assert_eq!(check_line(b"system\tversion").unwrap(), "system\tversion");
+    }
+
+    #[test]
+    fn reader_handles_partial_lines_long_lines_crlf_idle_and_end() {
+        let (mut writer, reader) = UnixStream::pair().unwrap();
+        let mut lines = LineReader::new(reader);
+        let wait = Duration::from_secs(5);
+        writer.write_all(b"sys").unwrap();
+        assert_eq!(lines.next_line(Duration::from_millis(20)).unwrap(), Input::Idle);
+        writer.write_all(b"tem\r\n").unwrap();
+        assert_eq!(lines.next_line(wait).unwrap(), Input::Line(b"system".to_vec()));
+        let feeder = std::thread::spawn(move || {
+            writer.write_all(&vec![b'x'; 100_000]).unwrap();
+            writer.write_all(b"\nnext\nlast").unwrap();
+        });
+        assert_eq!(lines.next_line(wait).unwrap(), Input::TooLong);
+        assert_eq!(lines.next_line(wait).unwrap(), Input::Line(b"next".to_vec()));
+        assert_eq!(lines.next_line(wait).unwrap(), Input::Line(b"last".to_vec()));
+        feeder.join().unwrap();
+        assert_eq!(lines.next_line(wait).unwrap(), Input::End);
+        assert!(lines.buffer.capacity() < MAX_LINE * 4, "the reader must not hold a whole long line");
+    }
+}

@@ -1,0 +1,162 @@
+//! Atomic, durable file replacement: the only way sensorctl changes a file.
+//!
+//! write a temporary file in the same directory → fsync it → rename it over the target →
+//! fsync the directory. A crash or a kill at any instant leaves either the old file or the new
+//! one under the target name, never a torn one; after `replace` returns, the new file survives a
+//! power cut. The new file keeps the old one's mode and owner, or gets 0600 for secrets.
+//!
+//! Needs write access to the target's directory (and root to keep another user's ownership).
+#![forbid(unsafe_code)]
+
+use crate::error::{Error, Result};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Who may read the file once written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Keep the existing file's mode and owner; a new file gets 0644.
+    Preserve,
+    /// 0600, whatever the file had before: keys, hashes, secrets.
+    Secret,
+}
+
+/// Replaces `path` with `contents` atomically and durably (see the module doc).
+pub fn replace(path: &Path, contents: &[u8], mode: Mode) -> Result<()> {
+    let dir = parent_dir(path);
+    let old = match fs::metadata(path) {
+        Ok(meta) => Some(meta),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => None,
+        Err(err) => return Err(Error::io("stat", path, err)),
+    };
+    let (temp_path, mut temp) = create_temp(&dir, path)?;
+    let result = (|| {
+        let permissions = match (mode, &old) {
+            (Mode::Secret, _) => 0o600,
+            (Mode::Preserve, Some(meta)) => meta.mode() & 0o7777,
+            (Mode::Preserve, None) => 0o644,
+        };
+        temp.set_permissions(fs::Permissions::from_mode(permissions))
+            .map_err(|e| Error::io("chmod", &temp_path, e))?;
+        if let Some(meta) = &old {
+            // Keep the owner (e.g. root:shadow on /etc/shadow). Only root can give a file away;
+            // for anyone else the file is already theirs or the rename below would fail anyway.
+            if (meta.uid(), meta.gid()) != current_owner(&temp, &temp_path)? {
+                std::os::unix::fs::fchown(&temp, Some(meta.uid()), Some(meta.gid()))
+                    .map_err(|e| Error::io("chown", &temp_path, e))?;
+            }
+        }
+        temp.write_all(contents).map_err(|e| Error::io("write", &temp_path, e))?;
+        temp.sync_all().map_err(|e| Error::io("fsync", &temp_path, e))?;
+        fs::rename(&temp_path, path).map_err(|e| Error::io("rename into place", path, e))?;
+        sync_dir(&dir)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&temp_path);
+    }
+    result
+}
+
+/// Creates the directory `dir` and its parents with `mode` for the ones it makes, then makes the
+/// new entries durable.
+pub fn create_dir_all(dir: &Path, mode: u32) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent() {
+        create_dir_all(parent, mode)?;
+    }
+    match fs::DirBuilder::new().mode(mode).create(dir) {
+        Ok(()) => {}
+        Err(err) if err.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => return Ok(()),
+        Err(err) => return Err(Error::io("create directory", dir, err)),
+    }
+    sync_dir(&parent_dir(dir))
+}
+
+/// fsync(2) on a directory, so that a rename or a new entry in it survives a power cut.
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|handle| handle.sync_all())
+        .map_err(|e| Error::io("fsync directory", dir, e))
+}
+
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+fn current_owner(file: &File, path: &Path) -> Result<(u32, u32)> {
+    let meta = file.metadata().map_err(|e| Error::io("stat", path, e))?;
+    Ok((meta.uid(), meta.gid()))
+}
+
+/// Opens a fresh temporary file beside `target`, named `.<name>.tmp-<pid>-<n>` so that a crash
+/// leftover is recognisable and can never be mistaken for the real file.
+fn create_temp(dir: &Path, target: &Path) -> Result<(PathBuf, File)> {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    loop {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let temp_path = dir.join(format!(".{name}.tmp-{}-{n}", std::process::id()));
+        match OpenOptions::new().write(true).create_new(true).mode(0o600).open(&temp_path) {
+            Ok(file) => return Ok((temp_path, file)),
+            Err(err) if err.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(err) => return Err(Error::io("create temporary file", &temp_path, err)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::TempDir;
+
+    #[test]
+    fn replaces_content_and_keeps_mode() {
+        let dir = TempDir::new("store");
+        let target = dir.path().join("file");
+        replace(&target, b"one", Mode::Preserve).unwrap();
+        assert_eq!(fs::metadata(&target).unwrap().mode() & 0o777, 0o644);
+        fs::set_permissions(&target, fs::Permissions::from_mode(0o640)).unwrap();
+        replace(&target, b"two", Mode::Preserve).unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"two");
+        assert_eq!(fs::metadata(&target).unwrap().mode() & 0o777, 0o640);
+        replace(&target, b"secret", Mode::Secret).unwrap();
+        assert_eq!(fs::metadata(&target).unwrap().mode() & 0o777, 0o600);
+        let leftovers: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(leftovers.len(), 1, "no temporary file may be left behind");
+    }
+
+    #[test]
+    fn failure_leaves_the_old_file_and_no_temporary() {
+        let dir = TempDir::new("store-fail");
+        let target = dir.path().join("file");
+        fs::write(&target, b"old").unwrap();
+        // A directory cannot be renamed over by a file: the rename fails after the temp exists.
+        let blocker = dir.path().join("sub");
+        fs::create_dir(&blocker).unwrap();
+        fs::write(blocker.join("x"), b"").unwrap();
+        assert!(replace(&blocker, b"new", Mode::Preserve).is_err());
+        assert_eq!(fs::read(&target).unwrap(), b"old");
+        let names: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(names.iter().all(|n| !n.contains(".tmp-")), "{names:?}");
+    }
+
+    #[test]
+    fn creates_directories_with_mode() {
+        let dir = TempDir::new("store-dirs");
+        let deep = dir.path().join("a/b/c");
+        create_dir_all(&deep, 0o750).unwrap();
+        assert!(deep.is_dir());
+        assert_eq!(fs::metadata(&deep).unwrap().mode() & 0o777, 0o750);
+    }
+}

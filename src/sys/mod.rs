@@ -1,0 +1,12 @@
+//! Every system call, ioctl and netlink message of sensorctl, one file per kernel interface.
+//!
+//! This is the only place where `unsafe` is allowed; every block carries a `// SAFETY:`
+//! comment. rustix is used first, libc only where rustix has no wrapper. Each function is a
+//! thin wrapper whose doc line names the C call it makes. The privileges each call needs are
+//! stated on the function.
+#![allow(unsafe_code)]
+
+pub mod clock;
+pub mod ids;
+pub mod poll;
+pub mod uname;
