@@ -184,7 +184,7 @@ impl Session<'_> {
                 if early.status.is_ok() {
                     writeln_out(out, text)?;
                 } else {
-                    complain(&format!("{command_name}: {text}"));
+                    complain(&format!("{command_name}: {}", cli::one_line(text)));
                 }
                 return Ok(());
             }

@@ -315,10 +315,15 @@ pub fn print_early_exit(command: &str, early: &argh::EarlyExit) -> u8 {
             exit::OK
         }
         Err(()) => {
-            let _ = writeln!(std::io::stderr(), "sensorctl: {command}: {}", early.output.trim_end());
+            let _ = writeln!(std::io::stderr(), "sensorctl: {command}: {}", one_line(&early.output));
             exit::USAGE
         }
     }
+}
+
+/// argh's usage errors can span lines ("…not provided:\n    dir"); the console gets one line.
+pub fn one_line(text: &str) -> String {
+    text.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
 }
 
 /// Prints `sensorctl: <command>: <error>` (`sensorctl: <error>` for an empty command) once and

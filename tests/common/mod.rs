@@ -1,0 +1,160 @@
+//! Shared helpers of the integration tests: the binary under test, sandbox roots, running.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// The binary under test: `SENSORCTL_BIN` (scripts/test sets it to the static release build in
+/// dist/), else the one cargo built for this test run.
+pub fn bin() -> PathBuf {
+    match std::env::var_os("SENSORCTL_BIN") {
+        Some(path) => std::fs::canonicalize(&path).unwrap_or_else(|e| panic!("SENSORCTL_BIN={path:?}: {e}")),
+        None => PathBuf::from(env!("CARGO_BIN_EXE_sensorctl")),
+    }
+}
+
+/// Whether we run as root (CI does; some tests need it and say so when they skip).
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(1) == Some("0")))
+        .unwrap_or(false)
+}
+
+/// A temporary directory, removed on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(label: &str) -> TempDir {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("sensorctl-it-{label}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The uids the sandbox passwd gives to the appliance users.
+pub const SUPPORT_UID: u32 = 4242;
+pub const CYBERX_UID: u32 = 4243;
+pub const CYBERX_HOST_UID: u32 = 4244;
+pub const STRANGER_UID: u32 = 4245;
+
+/// A sandbox root with an etc/passwd naming the appliance users.
+pub fn sandbox(label: &str) -> TempDir {
+    let dir = TempDir::new(label);
+    std::fs::create_dir_all(dir.path().join("etc")).unwrap();
+    std::fs::write(
+        dir.path().join("etc/passwd"),
+        format!(
+            "root:x:0:0:root:/root:/bin/sh\n\
+             support:x:{SUPPORT_UID}:{SUPPORT_UID}::/home/support:/usr/bin/sensorctl\n\
+             cyberx:x:{CYBERX_UID}:{CYBERX_UID}::/home/cyberx:/bin/sh\n\
+             cyberx_host:x:{CYBERX_HOST_UID}:{CYBERX_HOST_UID}::/home/cyberx_host:/bin/sh\n\
+             stranger:x:{STRANGER_UID}:{STRANGER_UID}::/home/stranger:/bin/sh\n"
+        ),
+    )
+    .unwrap();
+    dir
+}
+
+/// The result of one run.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(output: Output) -> Run {
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+/// How to run the binary.
+pub struct Invocation {
+    program: PathBuf,
+    args: Vec<String>,
+    root: Option<PathBuf>,
+    uid: Option<u32>,
+    stdin: Vec<u8>,
+}
+
+/// `sensorctl ARGS` against `root`.
+pub fn sensorctl(root: &Path, args: &[&str]) -> Invocation {
+    Invocation::new(bin(), root, args)
+}
+
+impl Invocation {
+    pub fn new(program: PathBuf, root: &Path, args: &[&str]) -> Invocation {
+        Invocation {
+            program,
+            args: args.iter().map(|a| a.to_string()).collect(),
+            root: Some(root.to_path_buf()),
+            uid: None,
+            stdin: Vec::new(),
+        }
+    }
+    /// Run as this real uid (needs root).
+    pub fn uid(mut self, uid: u32) -> Invocation {
+        self.uid = Some(uid);
+        self
+    }
+    pub fn stdin(mut self, bytes: &[u8]) -> Invocation {
+        self.stdin = bytes.to_vec();
+        self
+    }
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(&self.program);
+        cmd.args(&self.args).env_clear().env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
+        if let Some(root) = &self.root {
+            cmd.env("SENSORCTL_ROOT", root);
+        }
+        if let Some(uid) = self.uid {
+            cmd.uid(uid).gid(uid);
+        }
+        cmd
+    }
+    pub fn run(self) -> Run {
+        let mut child = self
+            .command()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {:?}: {e}", self.program));
+        let mut stdin = child.stdin.take().unwrap();
+        let input = self.stdin.clone();
+        let feeder = std::thread::spawn(move || {
+            let _ = stdin.write_all(&input);
+        });
+        let output = child.wait_with_output().unwrap();
+        feeder.join().unwrap();
+        Run::from(output)
+    }
+}
+
+/// A symlink named `name` to the binary, inside `dir`.
+pub fn alias(dir: &Path, name: &str) -> PathBuf {
+    let link = dir.join(name);
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(bin(), &link).unwrap();
+    link
+}
