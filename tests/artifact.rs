@@ -33,6 +33,19 @@ fn release_binary_has_no_dynamic_dependencies() {
 }
 
 #[test]
+fn release_binary_is_for_the_expected_machine() {
+    let Some(path) = artifact() else { return };
+    let Some(expected) = std::env::var_os("SENSORCTL_EXPECT_MACHINE") else {
+        eprintln!("skipped: SENSORCTL_EXPECT_MACHINE is not set");
+        return;
+    };
+    let out = Command::new("readelf").arg("-h").arg(&path).output().unwrap();
+    let header = String::from_utf8_lossy(&out.stdout);
+    let machine = header.lines().find(|l| l.trim_start().starts_with("Machine:")).unwrap_or("");
+    assert_eq!(machine.split(':').nth(1).map(str::trim), expected.to_str(), "{header}");
+}
+
+#[test]
 fn release_binary_is_within_the_size_budget_and_stripped() {
     let Some(path) = artifact() else { return };
     let size = std::fs::metadata(&path).unwrap().len();

@@ -122,7 +122,16 @@ impl Invocation {
         self
     }
     pub fn command(&self) -> Command {
-        let mut cmd = Command::new(&self.program);
+        // Cross-architecture runs (scripts/test --target) execute the ARM binary through
+        // qemu-user; qemu passes the program path on as argv[0], so aliases still dispatch.
+        let mut cmd = match std::env::var_os("SENSORCTL_RUNNER").filter(|r| !r.is_empty()) {
+            Some(runner) => {
+                let mut cmd = Command::new(runner);
+                cmd.arg(&self.program);
+                cmd
+            }
+            None => Command::new(&self.program),
+        };
         cmd.args(&self.args).env_clear().env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
         if let Some(root) = &self.root {
             cmd.env("SENSORCTL_ROOT", root);
