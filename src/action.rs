@@ -182,6 +182,13 @@ pub enum Action {
         /// Idle logout in seconds, if lower than the configured one.
         idle_timeout_s: Option<u64>,
     },
+    /// Blink a port's LEDs.
+    NetworkBlink {
+        /// The interface (validated as an [`crate::validate::IfName`] when parsed, and again here).
+        interface: String,
+        /// Duration, 1-3600 seconds.
+        seconds: u32,
+    },
     /// Create the alias symlinks in a directory.
     Install {
         /// The directory (as given; created symlinks point at this executable).
@@ -197,6 +204,7 @@ impl Action {
             Action::Date { .. } => ActionKind::Date,
             Action::Shell { .. } => ActionKind::Shell,
             Action::Install { .. } => ActionKind::Install,
+            Action::NetworkBlink { .. } => ActionKind::NetworkBlink,
         }
     }
 }
@@ -219,6 +227,11 @@ pub fn run(action: &Action, ctx: &Context, out: &mut dyn Write) -> Result<Status
         Action::Date { json } => crate::info::date(*json, out),
         Action::Shell { idle_timeout_s } => crate::shell::run(ctx, *idle_timeout_s, out),
         Action::Install { dir } => crate::install::run(std::path::Path::new(dir), out),
+        Action::NetworkBlink { interface, seconds } => {
+            // Re-validated: an Action may also arrive over the daemon's socket.
+            let interface = crate::validate::IfName::parse(interface)?;
+            crate::blink::run(ctx, &interface, *seconds, out)
+        }
     }
 }
 

@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod install;
+pub mod network;
 pub mod shell;
 pub mod system;
 
@@ -59,6 +60,13 @@ pub static COMMANDS: &[Command] = &[
         kind: ActionKind::Date,
         summary: "show the current date and time (UTC)",
         parse: system::parse_date,
+    },
+    Command {
+        path: &["network", "blink"],
+        aliases: &[],
+        kind: ActionKind::NetworkBlink,
+        summary: "blink a port's LEDs to find it (20 s)",
+        parse: network::parse_blink,
     },
     Command {
         path: &["shell"],

@@ -7,6 +7,9 @@
 #![allow(unsafe_code)]
 
 pub mod clock;
+pub mod ethtool;
 pub mod ids;
+pub mod netdev;
 pub mod poll;
+pub mod signal;
 pub mod uname;

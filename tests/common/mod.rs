@@ -167,3 +167,61 @@ pub fn alias(dir: &Path, name: &str) -> PathBuf {
     std::os::unix::fs::symlink(bin(), &link).unwrap();
     link
 }
+
+/// A network namespace made for one test (`ip netns add`), deleted on drop even if the test
+/// fails. Names are unique per process and label.
+pub struct NetNs(pub String);
+
+impl NetNs {
+    pub fn new(label: &str) -> NetNs {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let name = format!("sctl-{label}-{}-{n}", std::process::id());
+        let ns = NetNs(name);
+        ns.host(&["ip", "netns", "add", &ns.0]);
+        ns.exec(&["ip", "link", "set", "lo", "up"]);
+        ns
+    }
+    /// Runs a host command, panicking with its stderr if it fails.
+    pub fn host(&self, argv: &[&str]) -> String {
+        let out = Command::new(argv[0]).args(&argv[1..]).output().unwrap_or_else(|e| panic!("{argv:?}: {e}"));
+        assert!(out.status.success(), "{argv:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+    /// Runs a command inside the namespace, panicking if it fails.
+    pub fn exec(&self, argv: &[&str]) -> String {
+        let mut full = vec!["ip", "netns", "exec", &self.0];
+        full.extend_from_slice(argv);
+        self.host(&full)
+    }
+    /// `sensorctl ARGS` inside the namespace, against `root`.
+    pub fn sensorctl(&self, root: &Path, args: &[&str]) -> Command {
+        let inner = Invocation::new(bin(), root, args).command();
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.0]).arg(inner.get_program()).args(inner.get_args());
+        cmd.env_clear();
+        for (key, value) in inner.get_envs() {
+            if let Some(value) = value {
+                cmd.env(key, value);
+            }
+        }
+        cmd
+    }
+}
+
+impl Drop for NetNs {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "delete", &self.0]).status();
+    }
+}
+
+/// Whether this machine lets a test make network namespaces (root, iproute2 present).
+pub fn can_make_netns() -> bool {
+    is_root() && Command::new("ip").arg("-V").output().map(|o| o.status.success()).unwrap_or(false)
+}
+
+/// The text of the embedded default board with `edit` applied: for board files in tests.
+pub fn board_json(edit: impl Fn(String) -> String) -> String {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/board/generic-x86/board.json")).unwrap();
+    edit(text)
+}
