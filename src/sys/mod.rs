@@ -9,4 +9,7 @@
 pub mod clock;
 pub mod ids;
 pub mod poll;
+pub mod procfs;
+pub mod reboot;
 pub mod uname;
+pub mod unix_socket;
