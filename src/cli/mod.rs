@@ -47,6 +47,13 @@ pub static COMMANDS: &[Command] = &[
         parse: system::parse_version,
     },
     Command {
+        path: &["system", "date"],
+        aliases: &[],
+        kind: ActionKind::Date,
+        summary: "show the current date and time (UTC)",
+        parse: system::parse_date,
+    },
+    Command {
         path: &["system", "sanity"],
         aliases: &["cyberx-xsense-sanity"],
         kind: ActionKind::Sanity,
@@ -66,13 +73,6 @@ pub static COMMANDS: &[Command] = &[
         kind: ActionKind::Shutdown,
         summary: "power off the appliance now",
         parse: system::parse_shutdown,
-    },
-    Command {
-        path: &["system", "date"],
-        aliases: &[],
-        kind: ActionKind::Date,
-        summary: "show the current date and time (UTC)",
-        parse: system::parse_date,
     },
     Command {
         path: &["date"],
