@@ -87,7 +87,7 @@ type Found = std::result::Result<Option<(u32, ProcStat)>, String>;
 
 fn by_pidfile(root: &RootDir, path: &Path, program: Option<&str>) -> Found {
     let shown = path.display();
-    let text = match std::fs::read(root.resolve(path)) {
+    let text = match read_start(&root.resolve(path)) {
         Ok(text) => text,
         Err(err) if err.kind() == io::ErrorKind::NotFound => return Err(format!("no pidfile {shown}")),
         Err(err) => return Err(format!("cannot read pidfile {shown}: {}", strip_errno(&err))),
@@ -133,6 +133,15 @@ fn by_socket(root: &RootDir, path: &Path) -> Found {
     // It accepts, so it runs; its age is known only if its listener is visible to us.
     let listener = crate::sys::unix_socket::peer_pid(fd.as_fd()).ok().flatten();
     Ok(listener.and_then(|pid| procfs::stat(pid).ok().filter(|stat| !stat.is_dead()).map(|stat| (pid, stat))))
+}
+
+/// The first bytes of a pidfile: a pid and a newline fit many times over, and a misconfigured
+/// path (a device, a log) cannot make us read without end.
+fn read_start(path: &Path) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut text = Vec::new();
+    std::fs::File::open(path)?.take(64).read_to_end(&mut text)?;
+    Ok(text)
 }
 
 /// The pid in a pidfile: the first word, a positive decimal number.
@@ -292,6 +301,8 @@ mod tests {
         assert_eq!(stale, format!("pid {} is {my_name} not core-api (stale pidfile)", std::process::id()));
         let missing = ServiceProbe::Pidfile { path: PathBuf::from("/run/none.pid"), program: None };
         assert_eq!(probe(&service(missing), &root, &clock).outcome.unwrap_err(), "no pidfile /run/none.pid");
+        let endless = ServiceProbe::Pidfile { path: PathBuf::from("/dev/zero"), program: None };
+        assert_eq!(probe(&service(endless), &root, &clock).outcome.unwrap_err(), "pidfile /dev/zero holds no pid");
         let nobody = probe(&service(ServiceProbe::Process("no-such-prog".into())), &root, &clock);
         assert_eq!(nobody.outcome.unwrap_err(), "no process named no-such-prog");
     }
