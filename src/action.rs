@@ -177,6 +177,15 @@ pub enum Action {
         /// Structured output.
         json: bool,
     },
+    /// Report whether every service of the board is running.
+    Sanity {
+        /// Structured output.
+        json: bool,
+    },
+    /// Sync the filesystems and restart the machine.
+    Reboot {},
+    /// Sync the filesystems and power the machine off.
+    Shutdown {},
     /// Run the restricted interactive shell.
     Shell {
         /// Idle logout in seconds, if lower than the configured one.
@@ -202,6 +211,9 @@ impl Action {
         match self {
             Action::Version { .. } => ActionKind::Version,
             Action::Date { .. } => ActionKind::Date,
+            Action::Sanity { .. } => ActionKind::Sanity,
+            Action::Reboot {} => ActionKind::Reboot,
+            Action::Shutdown {} => ActionKind::Shutdown,
             Action::Shell { .. } => ActionKind::Shell,
             Action::Install { .. } => ActionKind::Install,
             Action::NetworkBlink { .. } => ActionKind::NetworkBlink,
@@ -225,6 +237,9 @@ pub fn run(action: &Action, ctx: &Context, out: &mut dyn Write) -> Result<Status
     match action {
         Action::Version { json } => crate::info::version(ctx, *json, out),
         Action::Date { json } => crate::info::date(*json, out),
+        Action::Sanity { json } => crate::health::sanity(ctx, *json, out),
+        Action::Reboot {} => crate::power::run(ctx, crate::power::Power::Restart, out),
+        Action::Shutdown {} => crate::power::run(ctx, crate::power::Power::PowerOff, out),
         Action::Shell { idle_timeout_s } => crate::shell::run(ctx, *idle_timeout_s, out),
         Action::Install { dir } => crate::install::run(std::path::Path::new(dir), out),
         Action::NetworkBlink { interface, seconds } => {
@@ -320,10 +335,13 @@ mod tests {
             Action::Date { json: false },
             Action::Shell { idle_timeout_s: Some(5) },
             Action::Install { dir: "/usr/bin".into() },
+            Action::Sanity { json: true },
+            Action::Reboot {},
+            Action::Shutdown {},
         ] {
             let wire = action.serialize_json();
             assert_eq!(Action::deserialize_json(&wire).unwrap(), action, "{wire}");
         }
-        assert!(Action::deserialize_json("{\"Reboot\":{}}").is_err());
+        assert!(Action::deserialize_json("{\"Bogus\":{}}").is_err());
     }
 }

@@ -8,6 +8,16 @@
 //! argument with a `/` is a file path. The file is parsed into raw nanoserde structs and then
 //! validated into the typed [`Board`]; a bad file is an error naming the file and the field.
 //!
+//! A service (`services`) names exactly one way `system sanity` finds it:
+//! - `"pidfile": PATH` (under the root): the file holds the pid of the running process. So that a
+//!   stale pidfile whose pid now belongs to another program is not taken for the service, the
+//!   expected program is `"process": NAME` when given beside the pidfile, else the basename of
+//!   `argv[0]`; it is compared with the kernel's command name (`/proc/<pid>/comm`, whose first
+//!   15 bytes are all the kernel keeps). With neither, only the pid's liveness is checked.
+//! - `"process": NAME` alone: the oldest live process with that command name.
+//! - `"socket": PATH` (under the root): a Unix stream socket that must accept a connection; its
+//!   uptime is that of the process that listens on it (SO_PEERCRED).
+//!
 //! Reads board files; needs no privileges.
 #![forbid(unsafe_code)]
 
@@ -73,8 +83,14 @@ pub struct PortLed {
 /// How `system sanity` finds a service.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ServiceProbe {
-    /// A pidfile (path under the root) naming the running process.
-    Pidfile(PathBuf),
+    /// A pidfile naming the running process.
+    Pidfile {
+        /// The pidfile (path under the root).
+        path: PathBuf,
+        /// The command name the pid must have (`process`, else argv[0]'s basename); a pid
+        /// running anything else means a stale pidfile.
+        program: Option<String>,
+    },
     /// A process name (`/proc/<pid>/comm`).
     Process(String),
     /// A Unix socket (path under the root) that must accept a connection.
@@ -283,12 +299,21 @@ impl Board {
             .map(|s| {
                 let name = single_line("services.name", &s.name).map_err(&bad)?;
                 let probe = match (&s.pidfile, &s.process, &s.socket) {
-                    (Some(p), None, None) => ServiceProbe::Pidfile(absolute("services.pidfile", p).map_err(&bad)?),
-                    (None, Some(p), None) => ServiceProbe::Process(single_line("services.process", p).map_err(&bad)?),
+                    (Some(p), program, None) => ServiceProbe::Pidfile {
+                        path: absolute("services.pidfile", p).map_err(&bad)?,
+                        program: match program {
+                            Some(program) => Some(program_name("services.process", program).map_err(&bad)?),
+                            None => match s.argv.first().and_then(|argv0| argv0.rsplit('/').next()) {
+                                Some(base) => Some(program_name("services.argv", base).map_err(&bad)?),
+                                None => None,
+                            },
+                        },
+                    },
+                    (None, Some(p), None) => ServiceProbe::Process(program_name("services.process", p).map_err(&bad)?),
                     (None, None, Some(p)) => ServiceProbe::Socket(absolute("services.socket", p).map_err(&bad)?),
                     _ => {
                         return Err(bad(format!(
-                            "services: '{name}' must name exactly one of pidfile, process, socket"
+                            "services: '{name}' must name one of pidfile (with an optional process), process, socket"
                         )))
                     }
                 };
@@ -349,6 +374,17 @@ fn single_line(field: &str, text: &str) -> std::result::Result<String, String> {
     Ok(text.to_string())
 }
 
+/// A program's command name as the kernel shows it: not empty, no `/`, no control characters.
+fn program_name(field: &str, text: &str) -> std::result::Result<String, String> {
+    if text.is_empty() || text.len() > 255 || text.contains('/') || text.chars().any(char::is_control) {
+        return Err(format!(
+            "{field}: '{}' is not a program name",
+            crate::validate::printable(text)
+        ));
+    }
+    Ok(text.to_string())
+}
+
 fn absolute(field: &str, text: &str) -> std::result::Result<PathBuf, String> {
     if !text.starts_with('/') || text.contains('\0') || text.split('/').any(|part| part == "..") {
         return Err(format!(
@@ -402,6 +438,52 @@ mod tests {
         for (text, expected) in cases {
             let err = Board::parse(text, Path::new("test.json")).unwrap_err().to_string();
             assert!(err.contains(expected) && err.starts_with("test.json: "), "{err}");
+        }
+    }
+
+    /// The default board with its (multi-line) services array replaced.
+    fn with_services(services: &str) -> Result<Board> {
+        let (_, text) = EMBEDDED[0];
+        let start = text.find("\"services\": [").unwrap();
+        let end = start + text[start..].find("],\n").unwrap() + 1;
+        Board::parse(&format!("{}\"services\": {services}{}", &text[..start], &text[end..]), Path::new("test.json"))
+    }
+
+    #[test]
+    fn a_pidfile_service_names_its_program_by_process_or_argv0() {
+        let board = with_services(
+            r#"[{"name": "A", "pidfile": "/run/a.pid", "process": "a-daemon"},
+                {"name": "B", "pidfile": "/run/b.pid", "argv": ["/usr/lib/x/b-daemon", "-f"]},
+                {"name": "C", "pidfile": "/run/c.pid"},
+                {"name": "D", "process": "d"},
+                {"name": "E", "socket": "/run/e.sock"}]"#,
+        )
+        .unwrap();
+        let probes: Vec<&ServiceProbe> = board.services.iter().map(|s| &s.probe).collect();
+        let pidfile = |path: &str, program: Option<&str>| ServiceProbe::Pidfile {
+            path: PathBuf::from(path),
+            program: program.map(str::to_string),
+        };
+        assert_eq!(probes[0], &pidfile("/run/a.pid", Some("a-daemon")));
+        assert_eq!(probes[1], &pidfile("/run/b.pid", Some("b-daemon")));
+        assert_eq!(probes[2], &pidfile("/run/c.pid", None));
+        assert_eq!(probes[3], &ServiceProbe::Process("d".into()));
+        assert_eq!(probes[4], &ServiceProbe::Socket(PathBuf::from("/run/e.sock")));
+    }
+
+    #[test]
+    fn bad_services_are_refused() {
+        for (services, expected) in [
+            (r#"[{"name": "A"}]"#, "must name one of"),
+            (r#"[{"name": "A", "socket": "/s", "process": "a"}]"#, "must name one of"),
+            (r#"[{"name": "A", "pidfile": "/a.pid", "socket": "/s"}]"#, "must name one of"),
+            (r#"[{"name": "A", "pidfile": "/a.pid", "process": "x/y"}]"#, "services.process"),
+            (r#"[{"name": "A", "process": ""}]"#, "services.process"),
+            (r#"[{"name": "A", "pidfile": "run/a.pid"}]"#, "services.pidfile"),
+            (r#"[{"name": "A", "socket": "/run/../a"}]"#, "services.socket"),
+        ] {
+            let err = with_services(services).unwrap_err().to_string();
+            assert!(err.contains(expected), "{services}: {err}");
         }
     }
 

@@ -46,6 +46,13 @@ pub enum Error {
         /// Why it failed.
         source: io::Error,
     },
+    /// A system call that is not about a file failed (reboot(2), clock_settime(2), …).
+    Sys {
+        /// The call as its C name, with the argument that matters (`reboot(LINUX_REBOOT_CMD_RESTART)`).
+        call: &'static str,
+        /// Why it failed.
+        source: io::Error,
+    },
     /// A data file (config, board, state) exists but cannot be used: exit 1.
     BadFile {
         /// The file.
@@ -69,7 +76,7 @@ impl Error {
             Error::Usage(_) => exit::USAGE,
             Error::Denied { .. } => exit::DENIED,
             Error::Unsupported(_) => exit::UNSUPPORTED,
-            Error::Io { source, .. } => match source.kind() {
+            Error::Io { source, .. } | Error::Sys { source, .. } => match source.kind() {
                 io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted => {
                     exit::TEMPFAIL
                 }
@@ -91,6 +98,7 @@ impl fmt::Display for Error {
             Error::Io { op, path, source } => {
                 write!(f, "{op} {}: {}", path.display(), strip_errno(source))
             }
+            Error::Sys { call, source } => write!(f, "{call}: {}", strip_errno(source)),
             Error::BadFile { path, why } => write!(f, "{}: {why}", path.display()),
             Error::Problem(what) => f.write_str(what),
         }
@@ -136,5 +144,8 @@ mod tests {
         assert_eq!(Error::Unsupported("x".into()).exit_code(), 69);
         let busy = Error::io("lock", "/x", io::Error::from(io::ErrorKind::WouldBlock));
         assert_eq!(busy.exit_code(), 75);
+        let eperm = Error::Sys { call: "reboot(LINUX_REBOOT_CMD_RESTART)", source: io::Error::from_raw_os_error(1) };
+        assert_eq!(eperm.exit_code(), 77);
+        assert_eq!(eperm.to_string(), "reboot(LINUX_REBOOT_CMD_RESTART): Operation not permitted");
     }
 }

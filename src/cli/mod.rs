@@ -55,6 +55,27 @@ pub static COMMANDS: &[Command] = &[
         parse: system::parse_date,
     },
     Command {
+        path: &["system", "sanity"],
+        aliases: &["cyberx-xsense-sanity"],
+        kind: ActionKind::Sanity,
+        summary: "check that every appliance service is running",
+        parse: system::parse_sanity,
+    },
+    Command {
+        path: &["system", "reboot"],
+        aliases: &[],
+        kind: ActionKind::Reboot,
+        summary: "restart the appliance now",
+        parse: system::parse_reboot,
+    },
+    Command {
+        path: &["system", "shutdown"],
+        aliases: &[],
+        kind: ActionKind::Shutdown,
+        summary: "power off the appliance now",
+        parse: system::parse_shutdown,
+    },
+    Command {
         path: &["date"],
         aliases: &[],
         kind: ActionKind::Date,

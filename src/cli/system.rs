@@ -33,3 +33,37 @@ pub fn parse_date(name: &[&str], args: &[&str]) -> Result<Action, argh::EarlyExi
     let parsed = DateArgs::from_args(name, args)?;
     Ok(Action::Date { json: parsed.json })
 }
+
+/// Check that every appliance service is running, and for how long.
+#[derive(FromArgs, Debug)]
+pub struct SanityArgs {
+    /// print JSON with each service's state, pid, uptime in seconds and reason
+    #[argh(switch)]
+    pub json: bool,
+}
+
+/// Parses `system sanity` / `cyberx-xsense-sanity`.
+pub fn parse_sanity(name: &[&str], args: &[&str]) -> Result<Action, argh::EarlyExit> {
+    let parsed = SanityArgs::from_args(name, args)?;
+    Ok(Action::Sanity { json: parsed.json })
+}
+
+/// Restart the appliance now (filesystems are synced first).
+#[derive(FromArgs, Debug)]
+pub struct RebootArgs {}
+
+/// Parses `system reboot`.
+pub fn parse_reboot(name: &[&str], args: &[&str]) -> Result<Action, argh::EarlyExit> {
+    RebootArgs::from_args(name, args)?;
+    Ok(Action::Reboot {})
+}
+
+/// Power off the appliance now (filesystems are synced first).
+#[derive(FromArgs, Debug)]
+pub struct ShutdownArgs {}
+
+/// Parses `system shutdown`.
+pub fn parse_shutdown(name: &[&str], args: &[&str]) -> Result<Action, argh::EarlyExit> {
+    ShutdownArgs::from_args(name, args)?;
+    Ok(Action::Shutdown {})
+}

@@ -20,6 +20,14 @@ pub fn monotonic() -> Duration {
     Duration::new(u64::try_from(now.tv_sec).unwrap_or(0), u32::try_from(now.tv_nsec).unwrap_or(0))
 }
 
+/// `clock_gettime(CLOCK_BOOTTIME)`: time since boot, including time spent suspended; the clock
+/// `/proc/<pid>/stat` start times count on.
+#[doc(alias = "clock_gettime")]
+pub fn boottime() -> Duration {
+    let now = rustix::time::clock_gettime(rustix::time::ClockId::Boottime);
+    Duration::new(u64::try_from(now.tv_sec).unwrap_or(0), u32::try_from(now.tv_nsec).unwrap_or(0))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -31,5 +39,13 @@ mod tests {
         let (ours, nanos) = super::realtime();
         assert!((ours - std_now).abs() <= 1, "ours {ours} std {std_now}");
         assert!(nanos < 1_000_000_000);
+    }
+
+    #[test]
+    fn boottime_agrees_with_proc_uptime() {
+        let text = std::fs::read_to_string("/proc/uptime").unwrap();
+        let uptime: f64 = text.split_whitespace().next().unwrap().parse().unwrap();
+        let ours = super::boottime().as_secs_f64();
+        assert!((ours - uptime).abs() < 1.0, "ours {ours} /proc/uptime {uptime}");
     }
 }

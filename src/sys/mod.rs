@@ -11,5 +11,8 @@ pub mod ethtool;
 pub mod ids;
 pub mod netdev;
 pub mod poll;
+pub mod procfs;
+pub mod reboot;
 pub mod signal;
 pub mod uname;
+pub mod unix_socket;
