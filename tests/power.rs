@@ -38,7 +38,8 @@ fi
 "#;
 
 /// Runs `sh -c "$GUARD$script" sh OUTER_NS ARGS…` as PID 1 of a new PID namespace (with its own
-/// /proc). The script must end in `exec "$BIN" …` so that sensorctl itself is the init.
+/// /proc). The script must end in `exec $SENSORCTL_RUNNER "$bin" …` so that sensorctl itself (or
+/// the qemu-user running it) is the init.
 fn as_init_of_a_fresh_pid_namespace(root: &Path, script: &str, args: &[&str]) -> Output {
     let outer_ns = std::fs::read_link("/proc/self/ns/pid").unwrap();
     let output = Command::new("unshare")
@@ -48,6 +49,9 @@ fn as_init_of_a_fresh_pid_namespace(root: &Path, script: &str, args: &[&str]) ->
         .env_clear()
         .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
         .env("SENSORCTL_ROOT", root)
+        // Cross-architecture runs: qemu-user becomes the namespace's init and passes reboot(2)
+        // through; empty (and so nothing) natively.
+        .env("SENSORCTL_RUNNER", std::env::var_os("SENSORCTL_RUNNER").unwrap_or_default())
         .output()
         .unwrap();
     assert_ne!(output.status.code(), Some(99), "the guard refused: {}", String::from_utf8_lossy(&output.stderr));
@@ -102,7 +106,7 @@ fn marker(label: &str) -> String {
 
 const WRITE_THEN_EXEC: &str = r#"file=$1 data=$2 bin=$3; shift 3
 echo "$data" > "$file"
-exec "$bin" "$@"
+exec $SENSORCTL_RUNNER "$bin" "$@"
 "#;
 
 fn power_command_syncs_then_ends_the_namespace(command: &str, signal: i32, announcement: &str) {
@@ -178,7 +182,7 @@ fn without_cap_sys_boot_reboot_fails_with_a_clear_error_and_the_namespace_surviv
         let run = as_init_of_a_fresh_pid_namespace(
             root.path(),
             r#"uid=$1 bin=$2; shift 2
-exec setpriv --reuid="$uid" --regid="$uid" --clear-groups "$bin" "$@"
+exec setpriv --reuid="$uid" --regid="$uid" --clear-groups $SENSORCTL_RUNNER "$bin" "$@"
 "#,
             &[&uid, bin.to_str().unwrap(), "system", command],
         );
@@ -218,14 +222,14 @@ fn power_commands_take_no_arguments() {
         // reach reboot(2), only the namespace would end.
         let run = as_init_of_a_fresh_pid_namespace(
             root.path(),
-            "bin=$1; shift; exec \"$bin\" \"$@\"\n",
+            "bin=$1; shift; exec $SENSORCTL_RUNNER \"$bin\" \"$@\"\n",
             &[bin.to_str().unwrap(), "system", command, "now"],
         );
         assert_eq!(run.status.code(), Some(2), "{:?}", run);
         assert!(String::from_utf8_lossy(&run.stderr).starts_with(&format!("sensorctl: system {command}: ")));
         let help = as_init_of_a_fresh_pid_namespace(
             root.path(),
-            "bin=$1; shift; exec \"$bin\" \"$@\"\n",
+            "bin=$1; shift; exec $SENSORCTL_RUNNER \"$bin\" \"$@\"\n",
             &[bin.to_str().unwrap(), "system", command, "--help"],
         );
         assert_eq!(help.status.code(), Some(0), "{:?}", help);
