@@ -198,6 +198,17 @@ pub enum Action {
         /// Duration, 1-3600 seconds.
         seconds: u32,
     },
+    /// ICMP echo to an IPv4 host.
+    Ping {
+        /// Dotted-quad IPv4 address (validated again on execution).
+        address: String,
+        /// Echo requests to send.
+        count: u32,
+        /// Seconds to wait for replies after the last request.
+        timeout_s: u32,
+        /// Milliseconds between requests.
+        interval_ms: u32,
+    },
     /// Create the alias symlinks in a directory.
     Install {
         /// The directory (as given; created symlinks point at this executable).
@@ -217,6 +228,7 @@ impl Action {
             Action::Shell { .. } => ActionKind::Shell,
             Action::Install { .. } => ActionKind::Install,
             Action::NetworkBlink { .. } => ActionKind::NetworkBlink,
+            Action::Ping { .. } => ActionKind::Ping,
         }
     }
 }
@@ -246,6 +258,15 @@ pub fn run(action: &Action, ctx: &Context, out: &mut dyn Write) -> Result<Status
             // Re-validated: an Action may also arrive over the daemon's socket.
             let interface = crate::validate::IfName::parse(interface)?;
             crate::blink::run(ctx, &interface, *seconds, out)
+        }
+        Action::Ping { address, count, timeout_s, interval_ms } => {
+            let plan = crate::ping::PingPlan {
+                target: crate::validate::Ipv4::parse(address)?.addr(),
+                count: (*count).clamp(1, 100_000),
+                interval: std::time::Duration::from_millis(u64::from((*interval_ms).clamp(200, 60_000))),
+                timeout: std::time::Duration::from_secs(u64::from((*timeout_s).clamp(1, 60))),
+            };
+            crate::ping::run(&plan, out)
         }
     }
 }

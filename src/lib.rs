@@ -17,6 +17,7 @@ pub mod health;
 pub mod info;
 pub mod install;
 pub mod paths;
+pub mod ping;
 pub mod power;
 pub mod role;
 pub mod shell;

@@ -90,6 +90,13 @@ pub static COMMANDS: &[Command] = &[
         parse: network::parse_blink,
     },
     Command {
+        path: &["ping"],
+        aliases: &[],
+        kind: ActionKind::Ping,
+        summary: "send ICMP echo requests to an IPv4 host",
+        parse: network::parse_ping,
+    },
+    Command {
         path: &["shell"],
         aliases: &[],
         kind: ActionKind::Shell,

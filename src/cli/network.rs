@@ -31,3 +31,41 @@ pub fn parse_blink(name: &[&str], args: &[&str]) -> Result<Action, argh::EarlyEx
     }
     Ok(Action::NetworkBlink { interface: interface.as_str().to_string(), seconds: parsed.seconds })
 }
+
+/// Send ICMP echo requests to an IPv4 host and report the replies (iputils' output shape).
+#[derive(FromArgs, Debug)]
+pub struct PingArgs {
+    /// the host, a dotted-quad IPv4 address
+    #[argh(positional)]
+    pub address: String,
+    /// number of echo requests, 1-100000 (default 4)
+    #[argh(option, short = 'c', default = "4")]
+    pub count: u32,
+    /// seconds to wait for replies after the last request, 1-60 (default 2)
+    #[argh(option, short = 'W', default = "2")]
+    pub timeout: u32,
+    /// seconds between requests, 0.2-60 (default 1)
+    #[argh(option, short = 'i', default = "1.0")]
+    pub interval: f64,
+}
+
+/// Parses `ping`.
+pub fn parse_ping(name: &[&str], args: &[&str]) -> Result<Action, argh::EarlyExit> {
+    let parsed = PingArgs::from_args(name, args)?;
+    let address = crate::validate::Ipv4::parse(&parsed.address).map_err(|e| usage_error(e.to_string()))?;
+    if !(1..=100_000).contains(&parsed.count) {
+        return Err(usage_error(format!("-c {}: must be 1-100000", parsed.count)));
+    }
+    if !(1..=60).contains(&parsed.timeout) {
+        return Err(usage_error(format!("-W {}: must be 1-60 seconds", parsed.timeout)));
+    }
+    if !(0.2..=60.0).contains(&parsed.interval) {
+        return Err(usage_error(format!("-i {}: must be 0.2-60 seconds", parsed.interval)));
+    }
+    Ok(Action::Ping {
+        address: address.to_string(),
+        count: parsed.count,
+        timeout_s: parsed.timeout,
+        interval_ms: (parsed.interval * 1000.0).round() as u32,
+    })
+}
