@@ -209,6 +209,13 @@ pub enum Action {
         /// Milliseconds between requests.
         interval_ms: u32,
     },
+    /// Fetch the internet check URL.
+    InternetCheck {
+        /// A URL instead of the configured one.
+        url: Option<String>,
+        /// Structured output.
+        json: bool,
+    },
     /// Create the alias symlinks in a directory.
     Install {
         /// The directory (as given; created symlinks point at this executable).
@@ -229,6 +236,7 @@ impl Action {
             Action::Install { .. } => ActionKind::Install,
             Action::NetworkBlink { .. } => ActionKind::NetworkBlink,
             Action::Ping { .. } => ActionKind::Ping,
+            Action::InternetCheck { .. } => ActionKind::InternetCheck,
         }
     }
 }
@@ -268,6 +276,7 @@ pub fn run(action: &Action, ctx: &Context, out: &mut dyn Write) -> Result<Status
             };
             crate::ping::run(&plan, out)
         }
+        Action::InternetCheck { url, json } => crate::internet::run(ctx, url.as_deref(), *json, out),
     }
 }
 

@@ -32,11 +32,27 @@ pub struct Config {
     /// Idle logout of the restricted shell, seconds (default 300).
     #[nserde(default)]
     pub shell_idle_timeout_s: Option<u64>,
+    /// URL `network internet-check` fetches (default: see `internet::DEFAULT_URL`).
+    #[nserde(default)]
+    pub internet_check_url: Option<String>,
+    /// HTTP proxy for the internet check (`http://host:port`).
+    #[nserde(default)]
+    pub internet_check_proxy: Option<String>,
+    /// Deadline of the internet check, seconds (default 10).
+    #[nserde(default)]
+    pub internet_check_timeout_s: Option<u64>,
 }
 
 impl Default for Config {
     fn default() -> Config {
-        Config { version: VERSION, board: None, shell_idle_timeout_s: None }
+        Config {
+            version: VERSION,
+            board: None,
+            shell_idle_timeout_s: None,
+            internet_check_url: None,
+            internet_check_proxy: None,
+            internet_check_timeout_s: None,
+        }
     }
 }
 

@@ -16,6 +16,7 @@ pub mod error;
 pub mod health;
 pub mod info;
 pub mod install;
+pub mod internet;
 pub mod paths;
 pub mod ping;
 pub mod power;

@@ -90,6 +90,13 @@ pub static COMMANDS: &[Command] = &[
         parse: network::parse_blink,
     },
     Command {
+        path: &["network", "internet-check"],
+        aliases: &["cyberx-xsense-internet-connectivity"],
+        kind: ActionKind::InternetCheck,
+        summary: "check that the appliance can reach the internet",
+        parse: network::parse_internet_check,
+    },
+    Command {
         path: &["ping"],
         aliases: &[],
         kind: ActionKind::Ping,

@@ -69,3 +69,24 @@ pub fn parse_ping(name: &[&str], args: &[&str]) -> Result<Action, argh::EarlyExi
         interval_ms: (parsed.interval * 1000.0).round() as u32,
     })
 }
+
+/// Check that the appliance can reach the internet (HTTP GET of the configured check URL).
+#[derive(FromArgs, Debug)]
+pub struct InternetCheckArgs {
+    /// check this URL instead of the configured one (http:// or https://)
+    #[argh(option)]
+    pub url: Option<String>,
+    /// print JSON with the outcome, failed stage and time taken
+    #[argh(switch)]
+    pub json: bool,
+}
+
+/// Parses `network internet-check` / `cyberx-xsense-internet-connectivity`.
+pub fn parse_internet_check(name: &[&str], args: &[&str]) -> Result<Action, argh::EarlyExit> {
+    let parsed = InternetCheckArgs::from_args(name, args)?;
+    let url = match parsed.url {
+        Some(url) => Some(crate::internet::check_url(&url).map_err(|e| usage_error(e.to_string()))?),
+        None => None,
+    };
+    Ok(Action::InternetCheck { url, json: parsed.json })
+}
