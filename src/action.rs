@@ -216,6 +216,8 @@ pub enum Action {
         /// Structured output.
         json: bool,
     },
+    /// Serve the daemon socket.
+    Daemon {},
     /// Create the alias symlinks in a directory.
     Install {
         /// The directory (as given; created symlinks point at this executable).
@@ -237,6 +239,7 @@ impl Action {
             Action::NetworkBlink { .. } => ActionKind::NetworkBlink,
             Action::Ping { .. } => ActionKind::Ping,
             Action::InternetCheck { .. } => ActionKind::InternetCheck,
+            Action::Daemon {} => ActionKind::Daemon,
         }
     }
 }
@@ -248,6 +251,17 @@ pub enum Status {
     Ok,
     /// Exit 1: the command ran and found a problem, which it already reported.
     Problem,
+}
+
+/// Where an action runs: in this process for root, in the daemon for everyone else (whose
+/// role the daemon establishes again from the kernel's peer credentials). The restricted shell
+/// itself always runs here: it only reads lines and hands each command back to this function.
+pub fn perform(action: &Action, ctx: &Context, out: &mut dyn Write) -> Result<Status> {
+    if ctx.caller.uid == 0 || action.kind() == ActionKind::Shell {
+        run(action, ctx, out)
+    } else {
+        crate::daemon::call(&ctx.root, action, out)
+    }
 }
 
 /// check → authorize → act: the one way any action is executed.
@@ -277,6 +291,7 @@ pub fn run(action: &Action, ctx: &Context, out: &mut dyn Write) -> Result<Status
             crate::ping::run(&plan, out)
         }
         Action::InternetCheck { url, json } => crate::internet::run(ctx, url.as_deref(), *json, out),
+        Action::Daemon {} => crate::daemon::run(ctx, out),
     }
 }
 

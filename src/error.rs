@@ -62,6 +62,15 @@ pub enum Error {
     },
     /// The command ran and found a problem: exit 1.
     Problem(String),
+    /// Temporarily impossible (the daemon is not running, a lock is held): exit 75.
+    Temporary(String),
+    /// The daemon ran the action for us and it failed: its exit code and message, as they were.
+    Remote {
+        /// The exit code the action ended with in the daemon.
+        exit: u8,
+        /// Its error message.
+        message: String,
+    },
 }
 
 impl Error {
@@ -85,6 +94,8 @@ impl Error {
             },
             Error::BadFile { .. } => exit::PROBLEM,
             Error::Problem(_) => exit::PROBLEM,
+            Error::Temporary(_) => exit::TEMPFAIL,
+            Error::Remote { exit, .. } => *exit,
         }
     }
 }
@@ -101,6 +112,8 @@ impl fmt::Display for Error {
             Error::Sys { call, source } => write!(f, "{call}: {}", strip_errno(source)),
             Error::BadFile { path, why } => write!(f, "{}: {why}", path.display()),
             Error::Problem(what) => f.write_str(what),
+            Error::Temporary(what) => f.write_str(what),
+            Error::Remote { message, .. } => f.write_str(message),
         }
     }
 }

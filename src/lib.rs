@@ -12,6 +12,7 @@ pub mod board;
 pub mod cli;
 pub mod config;
 pub mod context;
+pub mod daemon;
 pub mod error;
 pub mod health;
 pub mod info;

@@ -193,7 +193,7 @@ impl Session<'_> {
                 return Ok(());
             }
         };
-        if let Err(err) = action::run(&action, self.ctx, out) {
+        if let Err(err) = action::perform(&action, self.ctx, out) {
             // A closed terminal ends the session; anything else is reported and the shell goes on.
             if let Error::Io { source, .. } = &err {
                 if source.kind() == io::ErrorKind::BrokenPipe {
@@ -225,7 +225,8 @@ impl Session<'_> {
                 for category in cli::categories() {
                     let count = self.visible_in(category).len();
                     if count > 0 {
-                        lines.push(format!("  {category:<22} {count} commands (type '{category}' or 'help {category}')"));
+                        let noun = if count == 1 { "command" } else { "commands" };
+                        lines.push(format!("  {category:<22} {count} {noun} (type '{category}' or 'help {category}')"));
                     }
                 }
                 lines.push("  help [category]        this list".to_string());

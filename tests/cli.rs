@@ -6,7 +6,6 @@ mod common;
 
 use common::*;
 use nanoserde::DeJson;
-use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
 #[derive(DeJson)]
@@ -130,29 +129,42 @@ fn roles_are_enforced_for_every_command_when_root_lowers_its_role() {
 }
 
 #[test]
-fn the_real_uid_decides_the_role_and_nobody_can_raise_it() {
+fn the_real_uid_decides_the_role_through_the_daemon_and_nobody_can_raise_it() {
     if !is_root() {
-        eprintln!("skipped: needs root to run the binary under other uids");
+        eprintln!("skipped: needs root to start the daemon and run the binary under other uids");
         return;
     }
     let root = sandbox("real-uids");
-    std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    // Not root and no daemon: a clear temporary failure, nothing run in-process.
+    let absent = sensorctl(root.path(), &["date"]).uid(SUPPORT_UID).run();
+    assert_eq!(absent.code, 75, "{}", absent.stderr);
+    assert!(absent.stderr.contains("the sensorctl daemon is not running"), "{}", absent.stderr);
+
+    let _daemon = Daemon::start(root.path());
+    let in_process = sensorctl(root.path(), &["--role", "support", "system", "version"]).run();
     let support = sensorctl(root.path(), &["system", "version"]).uid(SUPPORT_UID).run();
     assert_eq!(support.code, 0, "{}", support.stderr);
-    assert!(support.stdout.starts_with("Version: "));
+    assert_eq!(support.stdout, in_process.stdout, "the daemon's output is what the command prints in-process");
     let host = sensorctl(root.path(), &["system", "version"]).uid(CYBERX_HOST_UID).run();
     assert_eq!((host.code, host.stderr.as_str()), (77, "sensorctl: system version: permission denied for role cyberx_host\n"));
     let host_date = sensorctl(root.path(), &["date"]).uid(CYBERX_HOST_UID).run();
-    assert_eq!(host_date.code, 0);
+    assert_eq!(host_date.code, 0, "{}", host_date.stderr);
     for uid in [STRANGER_UID, 5555] {
         let stranger = sensorctl(root.path(), &["date"]).uid(uid).run();
         assert_eq!((stranger.code, stranger.stderr.as_str()), (77, "sensorctl: date: permission denied for role none\n"));
     }
-    let raise = sensorctl(root.path(), &["--role", "root", "date"]).uid(SUPPORT_UID).run();
-    assert_eq!(raise.code, 2, "{}", raise.stderr);
-    assert!(raise.stderr.contains("may not change its role"), "{}", raise.stderr);
-    let sideways = sensorctl(root.path(), &["--role", "support", "date"]).uid(CYBERX_UID).run();
-    assert_eq!(sideways.code, 2, "cyberx may not become support (that would gain blink)");
+    // Outside the socket's group the kernel refuses the connection itself.
+    let outsider = sensorctl(root.path(), &["date"]).uid(SUPPORT_UID).gid(SUPPORT_UID).run();
+    assert_eq!(outsider.code, 77, "{}", outsider.stderr);
+    assert!(outsider.stderr.contains("Permission denied"), "{}", outsider.stderr);
+    // The role and the board are the daemon's to decide.
+    for flags in [&["--role", "root"][..], &["--role", "support"], &["--board", "rugged-arm-4port"]] {
+        let mut args = flags.to_vec();
+        args.push("date");
+        let raise = sensorctl(root.path(), &args).uid(SUPPORT_UID).run();
+        assert_eq!(raise.code, 2, "{flags:?}: {}", raise.stderr);
+        assert!(raise.stderr.contains("--role and --board are for root only"), "{}", raise.stderr);
+    }
 }
 
 #[test]

@@ -111,7 +111,7 @@ fn ctrl_c_ends_the_run_with_the_statistics() {
 }
 
 #[test]
-fn an_unprivileged_support_user_pings_through_an_icmp_datagram_socket() {
+fn without_cap_net_raw_ping_uses_an_icmp_datagram_socket() {
     if !can_make_netns() {
         eprintln!("skipped: needs root and iproute2 for network namespaces");
         return;
@@ -119,13 +119,12 @@ fn an_unprivileged_support_user_pings_through_an_icmp_datagram_socket() {
     let (a, _b) = pair("ping-dgram");
     a.exec(&["sysctl", "-q", "-w", "net.ipv4.ping_group_range=0 2147483647"]);
     let root = sandbox("ping-dgram");
-    std::fs::set_permissions(root.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let inner = Invocation::new(bin(), root.path(), &["ping", "-c", "2", "-i", "0.2", "10.77.0.2"]);
+    // Root (so it runs in-process) without CAP_NET_RAW: no raw socket, the datagram one instead.
+    let inner = Invocation::new(bin(), root.path(), &["ping", "-c", "2", "-i", "0.2", "10.77.0.2"]).command();
     let mut cmd = Command::new("ip");
-    let inner_cmd = inner.command();
-    cmd.args(["netns", "exec", &a.0, "setpriv", &format!("--reuid={SUPPORT_UID}"), &format!("--regid={SUPPORT_UID}"), "--clear-groups"])
-        .arg(inner_cmd.get_program())
-        .args(inner_cmd.get_args())
+    cmd.args(["netns", "exec", &a.0, "setpriv", "--bounding-set=-net_raw", "--inh-caps=-net_raw"])
+        .arg(inner.get_program())
+        .args(inner.get_args())
         .env_clear()
         .env("SENSORCTL_ROOT", root.path())
         .env("PATH", "/usr/bin:/bin");
@@ -134,6 +133,35 @@ fn an_unprivileged_support_user_pings_through_an_icmp_datagram_socket() {
     assert_eq!(out.status.code(), Some(0), "{text}{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(text.matches("bytes from 10.77.0.2: icmp_seq=").count(), 2, "{text}");
     assert!(text.contains(" ttl=64 "), "the TTL comes as ancillary data on a datagram socket: {text}");
+}
+
+#[test]
+fn the_support_user_pings_through_the_daemon() {
+    if !can_make_netns() {
+        eprintln!("skipped: needs root and iproute2 for network namespaces");
+        return;
+    }
+    let (a, _b) = pair("ping-daemon");
+    let root = sandbox("ping-daemon");
+    // The daemon runs inside the namespace, as it would on the appliance's own network.
+    let daemon = a.sensorctl(root.path(), &["daemon"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _daemon = Kill(daemon);
+    let socket = root.path().join("run/sensorctl/sensord.sock");
+    let started = Instant::now();
+    while std::os::unix::net::UnixStream::connect(&socket).is_err() {
+        assert!(started.elapsed() < Duration::from_secs(20), "the daemon did not come up");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let run = sensorctl(root.path(), &["ping", "-c", "2", "-i", "0.2", "10.77.0.2"]).uid(SUPPORT_UID).run();
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(run.stdout.matches("bytes from 10.77.0.2: icmp_seq=").count(), 2, "{}", run.stdout);
 }
 
 #[test]

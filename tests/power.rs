@@ -176,15 +176,15 @@ fn without_cap_sys_boot_reboot_fails_with_a_clear_error_and_the_namespace_surviv
     std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let bin = bin();
     for (command, call) in [("reboot", "LINUX_REBOOT_CMD_RESTART"), ("shutdown", "LINUX_REBOOT_CMD_POWER_OFF")] {
-        // The support user may reboot by policy, but without root the kernel refuses (the daemon
-        // will carry such requests); sensorctl stays PID 1 through setpriv's exec.
-        let uid = SUPPORT_UID.to_string();
+        // Root (so the action runs in-process, not through the daemon) but with CAP_SYS_BOOT
+        // dropped from the bounding set: the kernel refuses; sensorctl stays PID 1 through
+        // setpriv's exec.
         let run = as_init_of_a_fresh_pid_namespace(
             root.path(),
-            r#"uid=$1 bin=$2; shift 2
-exec setpriv --reuid="$uid" --regid="$uid" --clear-groups $SENSORCTL_RUNNER "$bin" "$@"
+            r#"bin=$1; shift
+exec setpriv --bounding-set=-sys_boot --inh-caps=-sys_boot $SENSORCTL_RUNNER "$bin" "$@"
 "#,
-            &[&uid, bin.to_str().unwrap(), "system", command],
+            &[bin.to_str().unwrap(), "system", command],
         );
         let stderr = String::from_utf8_lossy(&run.stderr);
         assert_eq!(run.status.code(), Some(77), "{command}: {:?} {stderr}", run.status);

@@ -131,10 +131,11 @@ fn a_real_support_user_gets_the_support_shell() {
         return;
     }
     let root = sandbox("shell-uid");
+    let _daemon = Daemon::start(root.path());
     let run = sensorctl(root.path(), &["shell"]).uid(SUPPORT_UID).stdin(b"help\nsystem version\n").run();
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stdout.starts_with(&format!("support@{}: ", hostname())), "{}", run.stdout);
-    assert!(run.stdout.contains("Version: "));
+    assert!(run.stdout.contains("Version: "), "the command ran through the daemon: {}{}", run.stdout, run.stderr);
     assert!(!run.stdout.contains("  install "));
     let stranger = sensorctl(root.path(), &["shell"]).uid(STRANGER_UID).stdin(b"date\n").run();
     assert_eq!(stranger.code, 77, "a user without a role gets no shell");

@@ -8,6 +8,7 @@
 //! Pure until [`main`] establishes the context and runs the action; needs no privileges itself.
 #![forbid(unsafe_code)]
 
+pub mod daemon;
 pub mod install;
 pub mod network;
 pub mod shell;
@@ -109,6 +110,13 @@ pub static COMMANDS: &[Command] = &[
         kind: ActionKind::Shell,
         summary: "the restricted login shell",
         parse: shell::parse,
+    },
+    Command {
+        path: &["daemon"],
+        aliases: &["sensord"],
+        kind: ActionKind::Daemon,
+        summary: "serve non-root callers on the daemon socket (root only)",
+        parse: daemon::parse,
     },
     Command {
         path: &["install"],
@@ -337,6 +345,19 @@ pub fn main(argv: Vec<OsString>) -> u8 {
     let root = globals.root.or_else(|| std::env::var("SENSORCTL_ROOT").ok()).unwrap_or_else(|| "/".to_string());
     if !std::path::Path::new(&root).is_dir() {
         return report(&command_name, &Error::Usage(format!("--root {root}: not a directory")));
+    }
+    if crate::sys::ids::real_uid() != 0 && action.kind() != ActionKind::Shell {
+        // Not root: the daemon establishes who we are and runs the action; the board and the
+        // role are its to decide.
+        if globals.role.is_some() || globals.board.is_some() {
+            return report(&command_name, &Error::Usage("--role and --board are for root only".to_string()));
+        }
+        let mut stdout = std::io::stdout().lock();
+        return match crate::daemon::call(&RootDir::new(root), &action, &mut stdout) {
+            Ok(Status::Ok) => exit::OK,
+            Ok(Status::Problem) => exit::PROBLEM,
+            Err(err) => report(&command_name, &err),
+        };
     }
     let ctx = match Context::establish(RootDir::new(root), globals.board, globals.role) {
         Ok(ctx) => ctx,

@@ -30,9 +30,19 @@ pub fn connect_nonblocking(path: &Path) -> io::Result<OwnedFd> {
     Ok(fd)
 }
 
-/// `getsockopt(fd, SOL_SOCKET, SO_PEERCRED)`: the pid of the process that created the peer
-/// socket (for a connection to a listener: the process that called listen(2)). `None` when the
-/// kernel reports pid 0, i.e. the peer is outside our PID namespace.
+/// The credentials the kernel recorded for the peer of a Unix stream socket when it connected
+/// (or, for a connection to a listener, when the listener called listen(2)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeerCredentials {
+    /// The peer's pid; `None` when it is outside our PID namespace (the kernel reports 0).
+    pub pid: Option<u32>,
+    /// The peer's effective uid. The kernel fills this in; the peer cannot choose it.
+    pub uid: u32,
+    /// The peer's effective gid.
+    pub gid: u32,
+}
+
+/// `getsockopt(fd, SOL_SOCKET, SO_PEERCRED)`: who is on the other end.
 ///
 /// libc rather than rustix: rustix's `UCred` keeps the pid as a non-zero `Pid`, which the
 /// kernel's 0 for an invisible peer would violate.
@@ -40,7 +50,7 @@ pub fn connect_nonblocking(path: &Path) -> io::Result<OwnedFd> {
 /// # References
 /// - [unix(7)](https://man7.org/linux/man-pages/man7/unix.7.html)
 #[doc(alias = "SO_PEERCRED")]
-pub fn peer_pid(fd: BorrowedFd<'_>) -> io::Result<Option<u32>> {
+pub fn peer_credentials(fd: BorrowedFd<'_>) -> io::Result<PeerCredentials> {
     let mut cred = libc::ucred { pid: 0, uid: 0, gid: 0 };
     let mut len = libc::socklen_t::try_from(std::mem::size_of::<libc::ucred>()).unwrap_or(0);
     // SAFETY: `cred` is a valid, writable `ucred` of `len` bytes, which is what SO_PEERCRED
@@ -57,7 +67,16 @@ pub fn peer_pid(fd: BorrowedFd<'_>) -> io::Result<Option<u32>> {
     if rc != 0 {
         return Err(io::Error::last_os_error());
     }
-    Ok(u32::try_from(cred.pid).ok().filter(|&pid| pid != 0))
+    Ok(PeerCredentials {
+        pid: u32::try_from(cred.pid).ok().filter(|&pid| pid != 0),
+        uid: cred.uid,
+        gid: cred.gid,
+    })
+}
+
+/// The pid of the process that created the peer socket: see [`peer_credentials`].
+pub fn peer_pid(fd: BorrowedFd<'_>) -> io::Result<Option<u32>> {
+    Ok(peer_credentials(fd)?.pid)
 }
 
 #[cfg(test)]

@@ -52,6 +52,8 @@ pub const SUPPORT_UID: u32 = 4242;
 pub const CYBERX_UID: u32 = 4243;
 pub const CYBERX_HOST_UID: u32 = 4244;
 pub const STRANGER_UID: u32 = 4245;
+/// The group that may use the daemon socket (`socket_group` of the embedded board).
+pub const SENSORCTL_GID: u32 = 4300;
 
 /// A sandbox root with an etc/passwd naming the appliance users.
 pub fn sandbox(label: &str) -> TempDir {
@@ -68,7 +70,49 @@ pub fn sandbox(label: &str) -> TempDir {
         ),
     )
     .unwrap();
+    std::fs::write(
+        dir.path().join("etc/group"),
+        format!("root:x:0:\nsensorctl:x:{SENSORCTL_GID}:support,cyberx,cyberx_host,stranger\n"),
+    )
+    .unwrap();
+    // Other uids must be able to reach the daemon socket below it.
+    std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     dir
+}
+
+/// `sensorctl daemon` serving `root`, started as root; killed when dropped.
+pub struct Daemon {
+    child: std::process::Child,
+}
+
+impl Daemon {
+    pub fn start(root: &Path) -> Daemon {
+        let socket = root.join("run/sensorctl/sensord.sock");
+        let child = sensorctl(root, &["daemon"])
+            .command()
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let daemon = Daemon { child };
+        let started = std::time::Instant::now();
+        while std::os::unix::net::UnixStream::connect(&socket).is_err() {
+            assert!(started.elapsed() < std::time::Duration::from_secs(20), "the daemon did not come up");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        daemon
+    }
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// The result of one run.
@@ -94,6 +138,7 @@ pub struct Invocation {
     args: Vec<String>,
     root: Option<PathBuf>,
     uid: Option<u32>,
+    gid: Option<u32>,
     stdin: Vec<u8>,
 }
 
@@ -109,12 +154,18 @@ impl Invocation {
             args: args.iter().map(|a| a.to_string()).collect(),
             root: Some(root.to_path_buf()),
             uid: None,
+            gid: None,
             stdin: Vec::new(),
         }
     }
-    /// Run as this real uid (needs root).
+    /// Run as this real uid (needs root), with the daemon socket's group as its gid.
     pub fn uid(mut self, uid: u32) -> Invocation {
         self.uid = Some(uid);
+        self
+    }
+    /// Run with this gid instead of the socket group.
+    pub fn gid(mut self, gid: u32) -> Invocation {
+        self.gid = Some(gid);
         self
     }
     pub fn stdin(mut self, bytes: &[u8]) -> Invocation {
@@ -137,7 +188,7 @@ impl Invocation {
             cmd.env("SENSORCTL_ROOT", root);
         }
         if let Some(uid) = self.uid {
-            cmd.uid(uid).gid(uid);
+            cmd.uid(uid).gid(self.gid.unwrap_or(SENSORCTL_GID));
         }
         cmd
     }

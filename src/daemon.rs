@@ -1,0 +1,441 @@
+//! `daemon` (also invoked as `sensord`): the privileged side of sensorctl. It serves a Unix
+//! stream socket at `<root>/run/sensorctl/sensord.sock` so that callers who are not root — the
+//! support user in the restricted shell above all — can have actions run for them, safely.
+//!
+//! Two layers guard it (sudo-rs and Bottlerocket's lesson): the socket's directory is 0750 and
+//! the socket 0660, both owned by root and the board's socket group; and for every connection
+//! the kernel's SO_PEERCRED uid is mapped to a role exactly as the CLI maps a caller
+//! (uid → `<root>/etc/passwd` → the board's role map) and the policy is checked again here.
+//! Nothing the client says about itself is believed.
+//!
+//! Wire format: newline-delimited JSON. A request is `{"id":N,"action":<Action>}` — the same
+//! nanoserde `Action` the CLI builds, so the two paths cannot drift apart. Replies are
+//! `{"Line":{"id":N,"text":"…"}}` for each output line, streamed as the action prints them,
+//! then `{"Done":{"id":N,"exit":C,"error":"…"}}`. Requests are limited to [`MAX_REQUEST`] bytes,
+//! idle connections are closed after [`IDLE_TIMEOUT`], at most [`MAX_CONNECTIONS`] are served at
+//! once, and actions that change state run one at a time. Malformed requests get an error
+//! reply, never a crash.
+//!
+//! The executor is smol's: connections are async tasks on an epoll reactor (an idle daemon
+//! sleeps in the kernel); each action runs on smol's blocking pool, as the CLI would run it.
+//!
+//! Needs root: it runs every action a caller's role allows.
+#![forbid(unsafe_code)]
+
+use crate::action::{self, Action, ActionKind, Status};
+use crate::context::Context;
+use crate::error::{exit, Error, Result};
+use crate::info::emit;
+use crate::paths::RootDir;
+use nanoserde::{DeJson, SerJson};
+use smol::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use smol::Async;
+use std::io::{self, Write};
+use std::os::fd::AsFd;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The socket, relative to the root.
+pub const SOCKET: &str = "run/sensorctl/sensord.sock";
+/// The largest request line accepted, in bytes.
+pub const MAX_REQUEST: usize = 64 * 1024;
+/// A connection that sends nothing for this long is closed.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Connections served at once; more are told the daemon is busy (exit 75).
+pub const MAX_CONNECTIONS: usize = 256;
+
+/// A request on the socket.
+#[derive(Clone, Debug, PartialEq, DeJson, SerJson)]
+pub struct Request {
+    /// Chosen by the client; echoed in every reply to it.
+    pub id: u64,
+    /// What to do.
+    pub action: Action,
+}
+
+/// A reply on the socket.
+#[derive(Clone, Debug, PartialEq, DeJson, SerJson)]
+pub enum Reply {
+    /// One line of the action's output.
+    Line {
+        /// The request's id.
+        id: u64,
+        /// The line, without its newline.
+        text: String,
+    },
+    /// The action ended.
+    Done {
+        /// The request's id (0 when the request could not be read).
+        id: u64,
+        /// The exit code the CLI would have returned.
+        exit: u8,
+        /// The error message when it failed with one, else empty. (A String, not an Option:
+        /// nanoserde writes a stray comma for a None in an enum variant.)
+        error: String,
+    },
+}
+
+/// The socket's path under `root`.
+pub fn socket_path(root: &RootDir) -> PathBuf {
+    root.resolve(SOCKET)
+}
+
+/// Whether actions of this kind change state and so must not run at the same time as another
+/// such action (two password resets, a backup and a restore).
+pub fn changes_state(kind: ActionKind) -> bool {
+    use ActionKind as A;
+    match kind {
+        A::Reboot | A::Shutdown | A::NtpEnable | A::NtpDisable | A::PasswordReset | A::OwnPassword => true,
+        A::LoginProtection | A::NetworkBlink | A::NetworkLimit | A::NetworkReconfigure => true,
+        A::CertImport | A::CertSelfSigned | A::Upgrade | A::BackupCreate | A::BackupRestore => true,
+        A::Install | A::PackageTools => true,
+        A::Sanity | A::Version | A::Date | A::NtpStatus | A::NetworkValidate | A::Ping => false,
+        A::NetworkList | A::InternetCheck | A::NetworkLoad | A::CertShow | A::BackupList => false,
+        A::BackupSpace | A::Shell | A::Daemon | A::Auth => false,
+    }
+}
+
+/// Actions that make no sense through the socket: they need the caller's terminal or are the
+/// daemon's own business.
+fn served(kind: ActionKind) -> bool {
+    !matches!(kind, ActionKind::Shell | ActionKind::Daemon | ActionKind::Auth)
+}
+
+/// The gid of `group` in `<root>/etc/group`.
+pub fn group_id(root: &RootDir, group: &str) -> Option<u32> {
+    let text = std::fs::read_to_string(root.resolve("etc/group")).ok()?;
+    text.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split(':').collect();
+        (fields.len() >= 3 && fields[0] == group).then(|| fields[2].parse().ok()).flatten()
+    })
+}
+
+/// Serves the socket until killed.
+pub fn run(ctx: &Context, out: &mut dyn Write) -> Result<Status> {
+    let path = socket_path(&ctx.root);
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+    let board = ctx.board()?;
+    let gid = group_id(&ctx.root, board.socket_group.as_str());
+    if gid.is_none() {
+        log::warn!("group {} not in {}/etc/group: socket open to root only", board.socket_group, ctx.root.path().display());
+    }
+    if let Some(parent) = dir.parent() {
+        crate::store::create_dir_all(parent, 0o755)?;
+    }
+    crate::store::create_dir_all(&dir, 0o750)?;
+    secure(&dir, 0o750, gid)?;
+    match std::fs::remove_file(&path) {
+        Ok(()) => log::info!("removed a stale socket {}", path.display()),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+        Err(err) => return Err(Error::io("remove stale socket", &path, err)),
+    }
+    let listener = UnixListener::bind(&path).map_err(|e| Error::io("bind", &path, e))?;
+    secure(&path, 0o660, gid)?;
+    let daemon = Arc::new(Daemon {
+        root: ctx.root.clone(),
+        board_spec: Some(board_spec(ctx)),
+        active: AtomicUsize::new(0),
+        state_lock: Mutex::new(()),
+    });
+    emit(out, &format!("sensord: serving {}", path.display()))?;
+    out.flush().map_err(|e| Error::io("write", "standard output", e))?;
+    smol::block_on(async {
+        let listener = Async::new(listener).map_err(|e| Error::io("register", &path, e))?;
+        loop {
+            let stream = match listener.accept().await {
+                Ok((stream, _)) => stream,
+                Err(err) => {
+                    // EMFILE and friends: keep serving the connections we have.
+                    log::warn!("accept on {}: {err}", path.display());
+                    smol::Timer::after(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let daemon = Arc::clone(&daemon);
+            smol::spawn(async move { daemon.serve(stream).await }).detach();
+        }
+    })
+}
+
+/// The board the daemon runs with, named so each connection's context loads the same one.
+fn board_spec(ctx: &Context) -> String {
+    ctx.board().map(|b| b.name.clone()).unwrap_or_else(|_| crate::board::DEFAULT_BOARD.to_string())
+}
+
+fn secure(path: &Path, mode: u32, gid: Option<u32>) -> Result<()> {
+    std::os::unix::fs::chown(path, Some(0), gid).map_err(|e| Error::io("chown", path, e))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(|e| Error::io("chmod", path, e))
+}
+
+struct Daemon {
+    root: RootDir,
+    board_spec: Option<String>,
+    active: AtomicUsize,
+    state_lock: Mutex<()>,
+}
+
+/// What reading one request line gave.
+enum Incoming {
+    Line(String),
+    TooLong,
+    Closed,
+    Idle,
+}
+
+impl Daemon {
+    async fn serve(self: Arc<Self>, stream: Async<UnixStream>) {
+        let active = self.active.fetch_add(1, Ordering::SeqCst) + 1;
+        let _slot = Slot(&self.active);
+        let mut writer = &stream;
+        if active > MAX_CONNECTIONS {
+            let busy = Reply::Done { id: 0, exit: exit::TEMPFAIL, error: "daemon busy, try again".into() };
+            let _ = send(&mut writer, &busy).await;
+            return;
+        }
+        let peer = match crate::sys::unix_socket::peer_credentials(stream.as_fd()) {
+            Ok(peer) => peer,
+            Err(err) => {
+                log::warn!("SO_PEERCRED: {err}");
+                return;
+            }
+        };
+        let mut reader = BufReader::new(&stream);
+        loop {
+            let line = match read_request(&mut reader).await {
+                Incoming::Line(line) => line,
+                Incoming::TooLong => {
+                    let reply = Reply::Done {
+                        id: 0,
+                        exit: exit::USAGE,
+                        error: format!("request larger than {MAX_REQUEST} bytes"),
+                    };
+                    let _ = send(&mut writer, &reply).await;
+                    return;
+                }
+                Incoming::Closed | Incoming::Idle => return,
+            };
+            let request = match Request::deserialize_json(&line) {
+                Ok(request) => request,
+                Err(err) => {
+                    let reply = Reply::Done { id: 0, exit: exit::USAGE, error: format!("malformed request: {err}") };
+                    if send(&mut writer, &reply).await.is_err() {
+                        return;
+                    }
+                    continue;
+                }
+            };
+            if self.execute(request, peer.uid, &mut writer).await.is_err() {
+                return; // the client went away
+            }
+        }
+    }
+
+    /// Runs one request for the peer `uid`, streaming its output lines as they come.
+    async fn execute(self: &Arc<Self>, request: Request, uid: u32, writer: &mut &Async<UnixStream>) -> io::Result<()> {
+        let id = request.id;
+        let (lines_tx, lines_rx) = smol::channel::unbounded::<String>();
+        let daemon = Arc::clone(self);
+        let task = smol::unblock(move || daemon.run_for(request.action, uid, lines_tx));
+        while let Ok(text) = lines_rx.recv().await {
+            send(writer, &Reply::Line { id, text }).await?;
+        }
+        let (exit, error) = task.await;
+        send(writer, &Reply::Done { id, exit, error }).await
+    }
+
+    /// On the blocking pool: establish the caller, check the policy, act.
+    fn run_for(&self, action: Action, uid: u32, lines: smol::channel::Sender<String>) -> (u8, String) {
+        let mut out = LineSender { lines, partial: Vec::new() };
+        let result = (|| {
+            let kind = action.kind();
+            if !served(kind) {
+                return Err(Error::Usage(format!("{kind:?} is not served over the daemon socket")));
+            }
+            let ctx = Context::for_uid(self.root.clone(), self.board_spec.clone(), None, uid)?;
+            action::authorize(ctx.caller.role, kind)?;
+            let _one_at_a_time = if changes_state(kind) {
+                Some(self.state_lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
+            } else {
+                None
+            };
+            log::info!("peer uid {uid} ({}, role {}) runs {kind:?}", ctx.caller.user_name(), ctx.caller.role);
+            action::run(&action, &ctx, &mut out)
+        })();
+        out.finish();
+        match result {
+            Ok(Status::Ok) => (exit::OK, String::new()),
+            Ok(Status::Problem) => (exit::PROBLEM, String::new()),
+            Err(err) => {
+                if matches!(err, Error::Denied { .. }) {
+                    log::warn!("peer uid {uid}: {:?} denied: {err}", action.kind());
+                }
+                (err.exit_code(), err.to_string())
+            }
+        }
+    }
+}
+
+/// Frees a connection slot when the connection ends, however it ends.
+struct Slot<'a>(&'a AtomicUsize);
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// An action's output, passed line by line to the connection that waits for it.
+struct LineSender {
+    lines: smol::channel::Sender<String>,
+    partial: Vec<u8>,
+}
+
+impl LineSender {
+    fn finish(&mut self) {
+        if !self.partial.is_empty() {
+            let text = String::from_utf8_lossy(&std::mem::take(&mut self.partial)).into_owned();
+            let _ = self.lines.send_blocking(text);
+        }
+    }
+}
+
+impl Write for LineSender {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.partial.extend_from_slice(buf);
+        while let Some(at) = self.partial.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = self.partial.drain(..=at).collect();
+            let text = String::from_utf8_lossy(&line[..line.len() - 1]).into_owned();
+            // The client hung up: tell the action, as a closed stdout would.
+            self.lines.send_blocking(text).map_err(|_| io::Error::from(io::ErrorKind::BrokenPipe))?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+async fn read_request(reader: &mut BufReader<&Async<UnixStream>>) -> Incoming {
+    let read = async {
+        let mut line = Vec::new();
+        loop {
+            let available = match reader.fill_buf().await {
+                Ok(bytes) => bytes,
+                Err(_) => return Incoming::Closed,
+            };
+            if available.is_empty() {
+                return Incoming::Closed;
+            }
+            let (take, complete) = match available.iter().position(|&b| b == b'\n') {
+                Some(at) => (at + 1, true),
+                None => (available.len(), false),
+            };
+            line.extend_from_slice(&available[..take]);
+            reader.consume(take);
+            if line.len() > MAX_REQUEST + 1 {
+                return Incoming::TooLong;
+            }
+            if complete {
+                line.pop();
+                return Incoming::Line(String::from_utf8_lossy(&line).into_owned());
+            }
+        }
+    };
+    let idle = async {
+        smol::Timer::after(IDLE_TIMEOUT).await;
+        Incoming::Idle
+    };
+    smol::future::or(read, idle).await
+}
+
+async fn send(writer: &mut &Async<UnixStream>, reply: &Reply) -> io::Result<()> {
+    let mut text = reply.serialize_json();
+    text.push('\n');
+    writer.write_all(text.as_bytes()).await
+}
+
+/// The CLI's side: sends `action` to the daemon under `root` and prints the replies as if the
+/// action had run here. Used when the caller is not root.
+pub fn call(root: &RootDir, action: &Action, out: &mut dyn Write) -> Result<Status> {
+    use std::io::{BufRead, BufReader as StdBufReader};
+    let path = socket_path(root);
+    let stream = UnixStream::connect(&path).map_err(|err| match err.kind() {
+        io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => {
+            Error::Temporary(format!("the sensorctl daemon is not running ({} : {})", path.display(), crate::error::strip_errno(&err)))
+        }
+        _ => Error::io("connect to the daemon at", &path, err),
+    })?;
+    let request = Request { id: u64::from(std::process::id()), action: action.clone() };
+    let mut text = request.serialize_json();
+    text.push('\n');
+    (&stream).write_all(text.as_bytes()).map_err(|e| Error::io("send to the daemon at", &path, e))?;
+    let mut replies = StdBufReader::new(&stream);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let read = replies.read_line(&mut line).map_err(|e| Error::io("read from the daemon at", &path, e))?;
+        if read == 0 {
+            return Err(Error::Temporary("the daemon closed the connection before the action ended".into()));
+        }
+        match Reply::deserialize_json(line.trim_end()) {
+            Ok(Reply::Line { text, .. }) => emit(out, &text)?,
+            Ok(Reply::Done { exit: 0, .. }) => return Ok(Status::Ok),
+            Ok(Reply::Done { exit: 1, error, .. }) if error.is_empty() => return Ok(Status::Problem),
+            Ok(Reply::Done { exit, error, .. }) => {
+                let message = if error.is_empty() { format!("failed with exit {exit}") } else { error };
+                return Err(Error::Remote { exit, message });
+            }
+            Err(err) => return Err(Error::Problem(format!("unreadable reply from the daemon: {err}"))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_and_replies_round_trip() {
+        let request = Request { id: 7, action: Action::Version { json: false } };
+        assert_eq!(Request::deserialize_json(&request.serialize_json()).unwrap(), request);
+        for reply in [
+            Reply::Line { id: 7, text: "Version: x \"quoted\"".into() },
+            Reply::Done { id: 7, exit: 77, error: "permission denied for role support".into() },
+            Reply::Done { id: 7, exit: 0, error: String::new() },
+        ] {
+            assert_eq!(Reply::deserialize_json(&reply.serialize_json()).unwrap(), reply);
+        }
+        assert_eq!(
+            Reply::Done { id: 7, exit: 0, error: String::new() }.serialize_json(),
+            r#"{"Done":{"id":7,"exit":0,"error":""}}"#,
+            "strict JSON for other clients"
+        );
+    }
+
+    #[test]
+    fn line_sender_splits_output_into_lines_and_keeps_the_tail() {
+        let (tx, rx) = smol::channel::unbounded();
+        let mut out = LineSender { lines: tx, partial: Vec::new() };
+        out.write_all(b"one\ntw").unwrap();
+        out.write_all(b"o\nthree").unwrap();
+        out.finish();
+        drop(out);
+        let got: Vec<String> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
+        assert_eq!(got, ["one", "two", "three"]);
+    }
+
+    #[test]
+    fn group_ids_come_from_the_group_file() {
+        let dir = crate::testutil::TempDir::new("daemon-group");
+        std::fs::create_dir_all(dir.path().join("etc")).unwrap();
+        std::fs::write(dir.path().join("etc/group"), "root:x:0:\nsensorctl:x:4300:support\nbad\n").unwrap();
+        let root = RootDir::new(dir.path());
+        assert_eq!(group_id(&root, "sensorctl"), Some(4300));
+        assert_eq!(group_id(&root, "nope"), None);
+    }
+}
