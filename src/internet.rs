@@ -121,8 +121,11 @@ fn resolve(url: &str, proxy: Option<&str>) -> std::result::Result<(), Failure> {
 struct Report {
     ok: bool,
     url: String,
+    #[nserde(serialize_none_as_null)]
     proxy: Option<String>,
+    #[nserde(serialize_none_as_null)]
     stage: Option<String>,
+    #[nserde(serialize_none_as_null)]
     detail: Option<String>,
     elapsed_ms: u64,
 }
