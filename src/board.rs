@@ -144,6 +144,11 @@ pub struct Board {
     pub roles: Vec<RoleMapping>,
     /// The group that may use the daemon's socket.
     pub socket_group: UserName,
+    /// A hardware watchdog device the daemon keeps alive while it is healthy (e.g.
+    /// `/dev/watchdog`; kernel paths stay real, others resolve under the root).
+    pub watchdog: Option<PathBuf>,
+    /// Seconds between watchdog keep-alives (default 5).
+    pub watchdog_interval_s: u64,
 }
 
 #[derive(DeJson)]
@@ -166,6 +171,10 @@ struct RawBoard {
     roles: Vec<RawRole>,
     #[nserde(default)]
     socket_group: Option<String>,
+    #[nserde(default)]
+    watchdog: Option<String>,
+    #[nserde(default)]
+    watchdog_interval_s: Option<u64>,
 }
 
 #[derive(DeJson)]
@@ -336,6 +345,11 @@ impl Board {
         let socket_group = UserName::parse(raw.socket_group.as_deref().unwrap_or("sensorctl"))
             .map_err(|e| field("socket_group", e))?;
         let led_dir = absolute("led_dir", raw.led_dir.as_deref().unwrap_or("/sys/class/leds")).map_err(&bad)?;
+        let watchdog = raw.watchdog.as_deref().map(|p| absolute("watchdog", p)).transpose().map_err(&bad)?;
+        let watchdog_interval_s = raw.watchdog_interval_s.unwrap_or(5);
+        if !(1..=300).contains(&watchdog_interval_s) {
+            return Err(bad("watchdog_interval_s: must be 1-300".to_string()));
+        }
         Ok(Board {
             name: raw.name,
             description: raw.description,
@@ -348,6 +362,8 @@ impl Board {
             services,
             roles,
             socket_group,
+            watchdog,
+            watchdog_interval_s,
         })
     }
 }

@@ -133,8 +133,22 @@ pub fn run(ctx: &Context, out: &mut dyn Write) -> Result<Status> {
         Err(err) if err.kind() == io::ErrorKind::NotFound => {}
         Err(err) => return Err(Error::io("remove stale socket", &path, err)),
     }
+    let signals = crate::sys::signal::signal_pipe(&[
+        crate::sys::signal::number::TERM,
+        crate::sys::signal::number::INT,
+        crate::sys::signal::number::HUP,
+    ])
+    .map_err(|e| Error::io("install signal handlers", "SIGTERM", e))?;
     let listener = UnixListener::bind(&path).map_err(|e| Error::io("bind", &path, e))?;
     secure(&path, 0o660, gid)?;
+    let mut watchdog = match &board.watchdog {
+        Some(device) => {
+            let device = ctx.root.resolve(device);
+            Some(std::fs::OpenOptions::new().write(true).open(&device).map_err(|e| Error::io("open watchdog", &device, e))?)
+        }
+        None => None,
+    };
+    let supervisor = crate::supervisor::Supervisor::start(board, &ctx.root);
     let daemon = Arc::new(Daemon {
         root: ctx.root.clone(),
         board_spec: Some(board_spec(ctx)),
@@ -143,22 +157,70 @@ pub fn run(ctx: &Context, out: &mut dyn Write) -> Result<Status> {
     });
     emit(out, &format!("sensord: serving {}", path.display()))?;
     out.flush().map_err(|e| Error::io("write", "standard output", e))?;
-    smol::block_on(async {
+    let served = smol::block_on(async {
         let listener = Async::new(listener).map_err(|e| Error::io("register", &path, e))?;
-        loop {
-            let stream = match listener.accept().await {
-                Ok((stream, _)) => stream,
-                Err(err) => {
-                    // EMFILE and friends: keep serving the connections we have.
-                    log::warn!("accept on {}: {err}", path.display());
-                    smol::Timer::after(Duration::from_millis(100)).await;
-                    continue;
+        let accept_loop = async {
+            loop {
+                let stream = match listener.accept().await {
+                    Ok((stream, _)) => stream,
+                    Err(err) => {
+                        // EMFILE and friends: keep serving the connections we have.
+                        log::warn!("accept on {}: {err}", path.display());
+                        smol::Timer::after(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
+                let daemon = Arc::clone(&daemon);
+                smol::spawn(async move { daemon.serve(stream).await }).detach();
+            }
+        };
+        let signal_loop = async {
+            let mut signals = Async::new(std::fs::File::from(signals)).map_err(|e| Error::io("register", "signal pipe", e))?;
+            let mut byte = [0u8; 1];
+            loop {
+                use smol::io::AsyncReadExt;
+                signals.read_exact(&mut byte).await.map_err(|e| Error::io("read", "signal pipe", e))?;
+                match i32::from(byte[0]) {
+                    crate::sys::signal::number::HUP => reload(&daemon.root),
+                    signal => {
+                        log::info!("signal {signal}: stopping");
+                        return Ok::<(), Error>(());
+                    }
                 }
-            };
-            let daemon = Arc::clone(&daemon);
-            smol::spawn(async move { daemon.serve(stream).await }).detach();
-        }
-    })
+            }
+        };
+        let keepalive = async {
+            let interval = Duration::from_secs(board.watchdog_interval_s);
+            loop {
+                if let Some(device) = watchdog.as_mut() {
+                    // A failed keep-alive lets the hardware reset a daemon that cannot do its job.
+                    if let Err(err) = device.write_all(b"\0").and_then(|()| device.flush()) {
+                        log::error!("watchdog keep-alive: {err}");
+                    }
+                } else {
+                    smol::future::pending::<()>().await;
+                }
+                smol::Timer::after(interval).await;
+            }
+        };
+        smol::future::or(smol::future::or(accept_loop, signal_loop), keepalive).await
+    });
+    supervisor.stop();
+    if let Some(mut device) = watchdog {
+        // The magic close: a clean stop disarms the watchdog instead of resetting the machine.
+        let _ = device.write_all(b"V");
+    }
+    let _ = std::fs::remove_file(&path);
+    served.map(|()| Status::Ok)
+}
+
+/// SIGHUP: read the config again. Each request already loads it afresh; this checks it and
+/// says so, keeping the daemon running whatever the file holds.
+fn reload(root: &RootDir) {
+    match crate::config::Config::load(root) {
+        Ok(_) => log::info!("SIGHUP: configuration reloaded"),
+        Err(err) => log::error!("SIGHUP: {err}; keeping the previous configuration"),
+    }
 }
 
 /// The board the daemon runs with, named so each connection's context loads the same one.

@@ -24,6 +24,7 @@ pub mod power;
 pub mod role;
 pub mod shell;
 pub mod store;
+pub mod supervisor;
 pub mod sys;
 pub mod time;
 pub mod validate;

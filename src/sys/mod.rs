@@ -12,6 +12,7 @@ pub mod icmp;
 pub mod ids;
 pub mod netdev;
 pub mod poll;
+pub mod process;
 pub mod procfs;
 pub mod reboot;
 pub mod signal;

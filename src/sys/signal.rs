@@ -68,3 +68,51 @@ pub fn sleep_unless_interrupted(duration: std::time::Duration) -> bool {
         rustix::thread::NanosleepRelativeResult::Interrupted(_)
     ) && !interrupted()
 }
+
+/// The write end of the signal pipe, for the handler (-1 while there is none).
+static PIPE_WRITE: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+
+extern "C" fn forward_to_pipe(signal: libc::c_int) {
+    let fd = PIPE_WRITE.load(Ordering::SeqCst);
+    if fd >= 0 {
+        let byte = signal as u8;
+        // SAFETY: write(2) is async-signal-safe; the buffer is one live byte. A full pipe drops
+        // the byte, which is fine: one pending byte per signal kind is enough to act on.
+        unsafe { libc::write(fd, (&byte as *const u8).cast(), 1) };
+    }
+}
+
+/// `pipe2(O_CLOEXEC|O_NONBLOCK)` + `sigaction(signals, {write the signal number to the pipe})`:
+/// the self-pipe trick, so that an event loop can wait for SIGTERM/SIGHUP like for any other
+/// readable descriptor. Returns the read end; each byte read is a signal number. Process-wide:
+/// call once.
+///
+/// # References
+/// - [signal-safety(7)](https://man7.org/linux/man-pages/man7/signal-safety.7.html)
+#[doc(alias = "sigaction")]
+pub fn signal_pipe(signals: &[libc::c_int]) -> std::io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::IntoRawFd;
+    let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC | rustix::pipe::PipeFlags::NONBLOCK)?;
+    // The write end lives as long as the process: the handler may run at any time.
+    PIPE_WRITE.store(write.into_raw_fd(), Ordering::SeqCst);
+    for &signal in signals {
+        let mut action = empty_action();
+        action.sa_sigaction = forward_to_pipe as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        action.sa_flags = libc::SA_RESTART;
+        // SAFETY: `action` is fully initialised with a handler that only calls write(2).
+        if unsafe { libc::sigaction(signal, &action, std::ptr::null_mut()) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(read)
+}
+
+/// Signal numbers, for callers outside this module.
+pub mod number {
+    /// SIGTERM.
+    pub const TERM: i32 = libc::SIGTERM;
+    /// SIGHUP.
+    pub const HUP: i32 = libc::SIGHUP;
+    /// SIGINT.
+    pub const INT: i32 = libc::SIGINT;
+}
