@@ -177,6 +177,13 @@ pub enum Action {
         /// Structured output.
         json: bool,
     },
+    /// List the network interfaces in the net-tools `ifconfig` format.
+    NetworkList {
+        /// Also the interfaces that are down (`-a`).
+        all: bool,
+        /// Structured output.
+        json: bool,
+    },
     /// Run the restricted interactive shell.
     Shell {
         /// Idle logout in seconds, if lower than the configured one.
@@ -195,6 +202,7 @@ impl Action {
         match self {
             Action::Version { .. } => ActionKind::Version,
             Action::Date { .. } => ActionKind::Date,
+            Action::NetworkList { .. } => ActionKind::NetworkList,
             Action::Shell { .. } => ActionKind::Shell,
             Action::Install { .. } => ActionKind::Install,
         }
@@ -217,6 +225,7 @@ pub fn run(action: &Action, ctx: &Context, out: &mut dyn Write) -> Result<Status
     match action {
         Action::Version { json } => crate::info::version(ctx, *json, out),
         Action::Date { json } => crate::info::date(*json, out),
+        Action::NetworkList { all, json } => crate::netlist::run(*all, *json, out),
         Action::Shell { idle_timeout_s } => crate::shell::run(ctx, *idle_timeout_s, out),
         Action::Install { dir } => crate::install::run(std::path::Path::new(dir), out),
     }
@@ -305,6 +314,7 @@ mod tests {
         for action in [
             Action::Version { json: true },
             Action::Date { json: false },
+            Action::NetworkList { all: true, json: false },
             Action::Shell { idle_timeout_s: Some(5) },
             Action::Install { dir: "/usr/bin".into() },
         ] {

@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod install;
+pub mod network;
 pub mod shell;
 pub mod system;
 
@@ -59,6 +60,13 @@ pub static COMMANDS: &[Command] = &[
         kind: ActionKind::Date,
         summary: "show the current date and time (UTC)",
         parse: system::parse_date,
+    },
+    Command {
+        path: &["network", "list"],
+        aliases: &[],
+        kind: ActionKind::NetworkList,
+        summary: "list network interfaces (ifconfig format; -a all, --json)",
+        parse: network::parse_list,
     },
     Command {
         path: &["shell"],

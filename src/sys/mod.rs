@@ -8,5 +8,7 @@
 
 pub mod clock;
 pub mod ids;
+pub mod netlink;
 pub mod poll;
+pub mod procnet;
 pub mod uname;
