@@ -242,7 +242,7 @@ pub fn interfaces(links: &[Link], addresses: &[Address], if_inet6: Option<&str>,
     }
 
     let mut keyed: Vec<(SortKey, &[u8])> = names.into_iter().map(|n| (SortKey::new(n), n)).collect();
-    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
 
     let mut list = Vec::new();
     for (_, name) in keyed {
@@ -378,27 +378,27 @@ pub fn ipv6_scope(address: &[u8; 16]) -> u32 {
 /// (-1 for none), then the alias text. The full name breaks remaining ties, which makes the
 /// order total (nstrcmp itself calls two names equal only when `atoi` overflows).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct SortKey {
-    prefix: Vec<u8>,
+pub struct SortKey<'a> {
+    prefix: &'a [u8],
     number: i32,
-    base: Vec<u8>,
+    base: &'a [u8],
     alias_number: i32,
-    alias: Vec<u8>,
-    full: Vec<u8>,
+    alias: &'a [u8],
+    full: &'a [u8],
 }
 
-impl SortKey {
-    /// The key of `name`.
-    pub fn new(name: &[u8]) -> SortKey {
+impl<'a> SortKey<'a> {
+    /// The key of `name` (borrowing from it: sorting thousands of names allocates nothing).
+    pub fn new(name: &'a [u8]) -> SortKey<'a> {
         let (base, alias) = cut_alias(name);
         let digits_at = base.iter().rposition(|b| !b.is_ascii_digit()).map_or(0, |at| at + 1);
         SortKey {
-            prefix: base[..digits_at].to_vec(),
+            prefix: &base[..digits_at],
             number: atoi(&base[digits_at..]),
-            base: base.to_vec(),
+            base,
             alias_number: alias.map_or(-1, atoi),
-            alias: alias.unwrap_or_default().to_vec(),
-            full: name.to_vec(),
+            alias: alias.unwrap_or_default(),
+            full: name,
         }
     }
 }
@@ -432,46 +432,53 @@ fn atoi(digits: &[u8]) -> i32 {
 
 /// The whole report, as `ifconfig [-a]` prints it.
 pub fn render(list: &[Interface]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(list.len() * 512);
+    let mut out = Vec::with_capacity(list.len() * 560);
+    // One scratch buffer for all entries: no allocation per interface or per field.
+    let mut text = String::with_capacity(1024);
     for iface in list {
-        render_one(iface, &mut out);
+        text.clear();
+        render_one(iface, &mut text);
+        out.extend_from_slice(&iface.name);
+        out.extend_from_slice(text.as_bytes());
     }
     out
 }
 
-/// net-tools' `ife_print_long()`.
-pub fn render_one(iface: &Interface, out: &mut Vec<u8>) {
+/// net-tools' `ife_print_long()`, everything after the name.
+fn render_one(iface: &Interface, text: &mut String) {
     let flags = i32::from(iface.flags);
-    let mut text = String::with_capacity(512);
-    let _ = writeln!(text, ": {}  mtu {}", flags_text(flags), iface.mtu);
+    text.push_str(": ");
+    put_flags(text, flags);
+    let _ = writeln!(text, "  mtu {}", iface.mtu);
     if let Some(inet) = &iface.inet {
-        let _ = write!(text, "        inet {}  netmask {}", dotted(inet.address), dotted(inet.netmask));
+        text.push_str("        inet ");
+        put_dotted(text, inet.address);
+        text.push_str("  netmask ");
+        put_dotted(text, inet.netmask);
         if flags & IFF_BROADCAST != 0 {
-            let _ = write!(text, "  broadcast {}", dotted(inet.broadcast));
+            text.push_str("  broadcast ");
+            put_dotted(text, inet.broadcast);
         }
         if flags & IFF_POINTOPOINT != 0 {
-            let _ = write!(text, "  destination {}", dotted(inet.destination));
+            text.push_str("  destination ");
+            put_dotted(text, inet.destination);
         }
         text.push('\n');
     }
     for address in &iface.inet6 {
-        let _ = writeln!(
-            text,
-            "        inet6 {}  prefixlen {}  scopeid 0x{:x}{}",
-            inet6_text(&address.address),
-            address.prefixlen,
-            address.scope,
-            scope_text(address.scope)
-        );
+        text.push_str("        inet6 ");
+        put_inet6(text, &address.address);
+        let _ = write!(text, "  prefixlen {}  scopeid 0x{:x}", address.prefixlen, address.scope);
+        put_scope(text, address.scope);
+        text.push('\n');
     }
     let hw = hw_type(iface.hw_type);
-    match hw_address_text(hw, &iface.hwaddr) {
-        Some(address) => {
-            let _ = write!(text, "        {} {}", hw.name, address);
-        }
-        None => {
-            let _ = write!(text, "        {}", hw.name);
-        }
+    text.push_str("        ");
+    text.push_str(hw.name);
+    let mark = text.len();
+    text.push(' ');
+    if !put_hw_address(text, hw, &iface.hwaddr) {
+        text.truncate(mark);
     }
     if iface.txqueuelen != -1 {
         let _ = write!(text, "  txqueuelen {}", iface.txqueuelen);
@@ -489,7 +496,9 @@ pub fn render_one(iface: &Interface, out: &mut Vec<u8>) {
     if let Some(c) = &iface.counters {
         // SLIP with VJ compression (cslip, cslip6) also shows the compressed counters.
         let compressing = matches!(iface.hw_type, 257 | 259);
-        let _ = writeln!(text, "        RX packets {}  bytes {} ({})", c.rx_packets, c.rx_bytes, human(c.rx_bytes));
+        let _ = write!(text, "        RX packets {}  bytes {} (", c.rx_packets, c.rx_bytes);
+        put_human(text, c.rx_bytes);
+        text.push_str(")\n");
         if compressing {
             let _ = writeln!(text, "        RX compressed:{}", c.rx_compressed);
         }
@@ -498,7 +507,9 @@ pub fn render_one(iface: &Interface, out: &mut Vec<u8>) {
             "        RX errors {}  dropped {}  overruns {}  frame {}",
             c.rx_errors, c.rx_dropped, c.rx_overruns, c.rx_frame
         );
-        let _ = writeln!(text, "        TX packets {}  bytes {} ({})", c.tx_packets, c.tx_bytes, human(c.tx_bytes));
+        let _ = write!(text, "        TX packets {}  bytes {} (", c.tx_packets, c.tx_bytes);
+        put_human(text, c.tx_bytes);
+        text.push_str(")\n");
         if compressing {
             let _ = writeln!(text, "        TX compressed {}", c.tx_compressed);
         }
@@ -526,14 +537,23 @@ pub fn render_one(iface: &Interface, out: &mut Vec<u8>) {
         text.push('\n');
     }
     text.push('\n');
-    out.extend_from_slice(&iface.name);
-    out.extend_from_slice(text.as_bytes());
+}
+
+/// What a `put_*` writer appends, as a `String`.
+fn string_of(put: impl FnOnce(&mut String)) -> String {
+    let mut text = String::new();
+    put(&mut text);
+    text
 }
 
 /// `flags=4163<UP,BROADCAST,RUNNING,MULTICAST>`, with net-tools' quirks for no names at all
 /// (`flags=0<`) and for flags that have no name (`flags=8192`).
 pub fn flags_text(flags: i32) -> String {
-    let mut text = format!("flags={flags}<");
+    string_of(|text| put_flags(text, flags))
+}
+
+fn put_flags(text: &mut String, flags: i32) {
+    let _ = write!(text, "flags={flags}<");
     if flags == 0 {
         text.push('>');
     }
@@ -543,13 +563,11 @@ pub fn flags_text(flags: i32) -> String {
             text.push(',');
         }
     }
-    if text.ends_with(',') {
-        text.pop();
+    // net-tools turns a trailing ',' into '>' and otherwise drops the last character.
+    let last = text.pop();
+    if last == Some(',') {
         text.push('>');
-    } else {
-        text.pop();
     }
-    text
 }
 
 /// The names inside `scopeid 0x20<link>`.
@@ -571,24 +589,45 @@ fn scope_names(scope: u32) -> Vec<&'static str> {
     names
 }
 
-fn scope_text(scope: u32) -> String {
-    let names = scope_names(scope);
-    if names.is_empty() {
-        String::new()
-    } else {
-        format!("<{}>", names.join(","))
+fn put_scope(text: &mut String, scope: u32) {
+    let mut first = true;
+    for name in scope_names(scope) {
+        text.push(if first { '<' } else { ',' });
+        text.push_str(name);
+        first = false;
+    }
+    if !first {
+        text.push('>');
     }
 }
 
+#[cfg(test)]
+fn scope_text(scope: u32) -> String {
+    string_of(|text| put_scope(text, scope))
+}
+
 /// `inet_ntoa()`.
+fn put_dotted(text: &mut String, a: [u8; 4]) {
+    let _ = write!(text, "{}.{}.{}.{}", a[0], a[1], a[2], a[3]);
+}
+
 fn dotted(a: [u8; 4]) -> String {
-    format!("{}.{}.{}.{}", a[0], a[1], a[2], a[3])
+    string_of(|text| put_dotted(text, a))
 }
 
 /// glibc's `inet_ntop(AF_INET6)` (the longest run of two or more zero groups, the first one on
 /// a tie, becomes `::`; `::a.b.c.d` and `::ffff:a.b.c.d` keep the dotted quad), followed by
 /// net-tools' `fix_v4_address()`, which prints a v4-mapped address as the bare IPv4 address.
 pub fn inet6_text(address: &[u8; 16]) -> String {
+    string_of(|text| put_inet6(text, address))
+}
+
+fn put_inet6(text: &mut String, address: &[u8; 16]) {
+    let tail = [address[12], address[13], address[14], address[15]];
+    if address[..10].iter().all(|&b| b == 0) && address[10] == 0xff && address[11] == 0xff {
+        put_dotted(text, tail); // fix_v4_address() keeps what follows the last ':'
+        return;
+    }
     let words: [u16; 8] = std::array::from_fn(|i| u16::from_be_bytes([address[2 * i], address[2 * i + 1]]));
     let mut best: Option<(usize, usize)> = None;
     let mut current: Option<(usize, usize)> = None;
@@ -610,7 +649,11 @@ pub fn inet6_text(address: &[u8; 16]) -> String {
         }
     }
     let best = best.filter(|&(_, len)| len >= 2);
-    let mut text = String::with_capacity(40);
+    let embeds_ipv4 = match best {
+        Some((0, 6)) => true,
+        Some((0, 5)) => words[5] == 0xffff,
+        _ => false,
+    };
     for (i, &w) in words.iter().enumerate() {
         if let Some((base, len)) = best {
             if i >= base && i < base + len {
@@ -623,14 +666,9 @@ pub fn inet6_text(address: &[u8; 16]) -> String {
         if i != 0 {
             text.push(':');
         }
-        let embeds_ipv4 = match best {
-            Some((0, 6)) => true,
-            Some((0, 5)) => words[5] == 0xffff,
-            _ => false,
-        };
         if i == 6 && embeds_ipv4 {
-            text.push_str(&dotted([address[12], address[13], address[14], address[15]]));
-            break;
+            put_dotted(text, tail);
+            return;
         }
         let _ = write!(text, "{w:x}");
     }
@@ -639,20 +677,15 @@ pub fn inet6_text(address: &[u8; 16]) -> String {
             text.push(':');
         }
     }
-    let mapped = address[..10].iter().all(|&b| b == 0) && address[10] == 0xff && address[11] == 0xff;
-    if mapped {
-        if let Some(dot) = text.find('.') {
-            if let Some(colon) = text[..dot].rfind(':') {
-                return text[colon + 1..].to_string();
-            }
-        }
-    }
-    text
 }
 
 /// net-tools' byte count with a binary unit: one decimal, truncated (`1.5 KiB`), units only
 /// above each threshold (1024 bytes is still `1024.0 B`).
 pub fn human(bytes: u64) -> String {
+    string_of(|text| put_human(text, bytes))
+}
+
+fn put_human(text: &mut String, bytes: u64) {
     const KIB: u64 = 1 << 10;
     const MIB: u64 = 1 << 20;
     const GIB: u64 = 1 << 30;
@@ -673,7 +706,7 @@ pub fn human(bytes: u64) -> String {
     } else {
         (tenths, "B")
     };
-    format!("{}.{} {unit}", tenths / 10, tenths % 10)
+    let _ = write!(text, "{}.{} {unit}", tenths / 10, tenths % 10);
 }
 
 /// A net-tools hardware type: its short name, its title and how it prints an address.
@@ -741,55 +774,60 @@ pub fn hw_type(arphrd: u16) -> HwType {
     HW_TYPES.iter().find(|(number, _)| *number == arphrd).map_or(UNSPEC, |(_, hw)| *hw)
 }
 
-/// The text after the type name on the hardware line, or `None` for types that print none.
-fn hw_address_text(hw: HwType, a: &[u8; 16]) -> Option<String> {
-    let joined = |bytes: &[u8], upper: bool, sep: &str| {
-        bytes
-            .iter()
-            .map(|b| if upper { format!("{b:02X}") } else { format!("{b:02x}") })
-            .collect::<Vec<_>>()
-            .join(sep)
+/// Appends the text after the type name on the hardware line; `false` (nothing appended) for
+/// types that print no address.
+fn put_hw_address(text: &mut String, hw: HwType, a: &[u8; 16]) -> bool {
+    let hex = |text: &mut String, bytes: &[u8], upper: bool, sep: &str| {
+        for (i, b) in bytes.iter().enumerate() {
+            if i > 0 {
+                text.push_str(sep);
+            }
+            let _ = if upper { write!(text, "{b:02X}") } else { write!(text, "{b:02x}") };
+        }
     };
-    // `char` is signed on x86: `%02x` of a byte ≥ 0x80 prints it sign-extended.
-    let signed_hex = |b: u8| format!("{:02x}", i32::from(b as i8) as u32);
-    Some(match hw.print {
-        HwPrint::None => return None,
-        HwPrint::Ether => joined(&a[..6], false, ":"),
-        HwPrint::Unspec => joined(&a[..16], true, "-"),
-        HwPrint::Tunnel => String::new(),
-        HwPrint::Arcnet => format!("{:02X}", a[0]),
+    match hw.print {
+        HwPrint::None => return false,
+        HwPrint::Ether => hex(text, &a[..6], false, ":"),
+        HwPrint::Unspec => hex(text, &a[..16], true, "-"),
+        HwPrint::Tunnel => {}
+        HwPrint::Arcnet => hex(text, &a[..1], true, ""),
         HwPrint::Ash => {
             // Ash suppresses an all-zero address; otherwise it prints 64 nibbles of which only
             // the first 16 bytes are the device's (net-tools reads past its buffer there).
             if a.iter().all(|&b| b == 0) {
-                return None;
+                return false;
             }
-            let mut text = String::from("[");
+            text.push('[');
             for i in 0..64 {
                 let _ = write!(text, "{:x}", i32::from(a.get(i).copied().unwrap_or(0) as i8) as u32);
             }
             text.push(']');
-            text
         }
         HwPrint::Callsign => {
-            let mut text: String = a[..6].iter().map(|&b| (b >> 1) as char).take_while(|&c| c != ' ').collect();
-            if let Some(end) = text.find('\0') {
-                text.truncate(end);
+            for &b in a[..6].iter().take_while(|&&b| b >> 1 != b' ' && b >> 1 != 0) {
+                text.push((b >> 1) as char);
             }
             let ssid = (a[6] & 0x1e) >> 1;
             if ssid != 0 {
                 let _ = write!(text, "-{ssid}");
             }
-            text
         }
-        HwPrint::Rose => joined(&a[..5], false, ""),
-        HwPrint::Dlci => i16::from_ne_bytes([a[0], a[1]]).to_string(),
-        HwPrint::Fddi => joined(&a[..6], true, "-"),
-        HwPrint::Hippi => joined(&a[..6], true, ":"),
-        HwPrint::Irda => [a[3], a[2], a[1], a[0]].map(signed_hex).join(":"),
-        HwPrint::X25 => a.iter().take_while(|&&b| b != 0).map(|&b| b as char).collect(),
-        HwPrint::Eui64 => joined(&a[..8], true, ":"),
-    })
+        HwPrint::Rose => hex(text, &a[..5], false, ""),
+        HwPrint::Dlci => {
+            let _ = write!(text, "{}", i16::from_ne_bytes([a[0], a[1]]));
+        }
+        HwPrint::Fddi => hex(text, &a[..6], true, "-"),
+        HwPrint::Hippi => hex(text, &a[..6], true, ":"),
+        HwPrint::Irda => {
+            // `char` is signed on x86: `%02x` of a byte >= 0x80 prints it sign-extended.
+            for (i, b) in [a[3], a[2], a[1], a[0]].into_iter().enumerate() {
+                let _ = write!(text, "{}{:02x}", if i > 0 { ":" } else { "" }, i32::from(b as i8) as u32);
+            }
+        }
+        HwPrint::X25 => text.extend(a.iter().take_while(|&&b| b != 0).map(|&b| b as char)),
+        HwPrint::Eui64 => hex(text, &a[..8], true, ":"),
+    }
+    true
 }
 
 #[derive(SerJson)]
@@ -876,7 +914,10 @@ pub fn to_json(list: &[Interface]) -> String {
                     .collect(),
                 link_type: hw.name.to_string(),
                 link_title: hw.title.to_string(),
-                hw_address: hw_address_text(hw, &iface.hwaddr).filter(|a| !a.is_empty()),
+                hw_address: Some(string_of(|text| {
+                    put_hw_address(text, hw, &iface.hwaddr);
+                }))
+                .filter(|a| !a.is_empty()),
                 txqueuelen: (iface.txqueuelen != -1).then_some(iface.txqueuelen),
                 stats: iface.counters.map(|c| JsonStats {
                     rx_packets: c.rx_packets,

@@ -103,10 +103,14 @@ pub struct LinkStats {
 }
 
 impl LinkStats {
-    /// From the counters in `struct rtnl_link_stats64` order (uapi `if_link.h`; the 32-bit
-    /// `struct rtnl_link_stats` has the same order). Missing trailing counters are 0.
-    fn from_counters(counters: &[u64]) -> LinkStats {
-        let at = |i: usize| counters.get(i).copied().unwrap_or(0);
+    /// From the payload of `IFLA_STATS64` (`width` 8) or `IFLA_STATS` (`width` 4): counters in
+    /// `struct rtnl_link_stats64` order (uapi `if_link.h`; the 32-bit `struct rtnl_link_stats`
+    /// has the same order). Counters a kernel does not send are 0.
+    fn from_counters(data: &[u8], width: usize) -> LinkStats {
+        let at = |i: usize| match width {
+            8 => read_u64(data, i * 8).unwrap_or(0),
+            _ => read_u32(data, i * 4).map_or(0, u64::from),
+        };
         LinkStats {
             rx_packets: at(0),
             tx_packets: at(1),
@@ -494,15 +498,8 @@ pub fn parse_link(payload: &[u8]) -> io::Result<Link> {
             libc::IFLA_MTU => link.mtu = Some(attr_u32(data)?),
             libc::IFLA_TXQLEN => link.txqlen = Some(attr_u32(data)?),
             libc::IFLA_ADDRESS => link.address = data.to_vec(),
-            libc::IFLA_STATS64 => {
-                let counters: Vec<u64> = (0..data.len() / 8).filter_map(|i| read_u64(data, i * 8)).collect();
-                link.stats = Some(LinkStats::from_counters(&counters));
-            }
-            libc::IFLA_STATS => {
-                let counters: Vec<u64> =
-                    (0..data.len() / 4).filter_map(|i| read_u32(data, i * 4)).map(u64::from).collect();
-                stats32 = Some(LinkStats::from_counters(&counters));
-            }
+            libc::IFLA_STATS64 => link.stats = Some(LinkStats::from_counters(data, 8)),
+            libc::IFLA_STATS => stats32 = Some(LinkStats::from_counters(data, 4)),
             // struct rtnl_link_ifmap { __u64 mem_start, mem_end, base_addr; __u16 irq;
             // __u8 dma, port; }: fixed offsets on every architecture (uapi if_link.h).
             libc::IFLA_MAP if data.len() >= 28 => {

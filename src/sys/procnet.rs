@@ -11,5 +11,10 @@ use std::io;
 /// # References
 /// - [proc_net(5)](https://man7.org/linux/man-pages/man5/proc_net.5.html)
 pub fn if_inet6() -> io::Result<String> {
-    std::fs::read_to_string("/proc/net/if_inet6")
+    use std::io::Read;
+    // procfs reports size 0, so size the buffer for a few thousand lines up front instead of
+    // letting the reads start at 32 bytes.
+    let mut text = String::with_capacity(256 * 1024);
+    std::fs::File::open("/proc/net/if_inet6")?.read_to_string(&mut text)?;
+    Ok(text)
 }
