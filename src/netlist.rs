@@ -16,8 +16,9 @@
 //!   `IFF_BROADCAST`, `destination` (the peer, `IFA_ADDRESS`) only with `IFF_POINTOPOINT`.
 //! - **inet6 lines.** net-tools reads `/proc/net/if_inet6`, whose line order is the kernel's
 //!   address hash table with a random per-namespace salt: no netlink message carries it. So the
-//!   addresses, prefix lengths and scopes come from the address dump, and that file is read once
-//!   only to order them (without it, the dump's order is used).
+//!   addresses, prefix lengths and scopes come from the address dump, and that file is read once,
+//!   only to order them, and only when some device has more than one (without the file, the
+//!   dump's order is used).
 //! - **Statistics.** net-tools parses `/proc/net/dev`, which the kernel prints from the same
 //!   `rtnl_link_stats64` as `IFLA_STATS64`, summing some counters: dropped = rx_dropped +
 //!   rx_missed_errors; frame = length + over + crc + frame errors; carrier = carrier + aborted +
@@ -189,18 +190,29 @@ pub fn run(all: bool, json: bool, out: &mut dyn Write) -> Result<Status> {
     let links = socket.links().map_err(|e| Error::io("dump links over", "NETLINK_ROUTE", e))?;
     let addresses = socket.addresses().map_err(|e| Error::io("dump addresses over", "NETLINK_ROUTE", e))?;
     drop(socket);
-    let if_inet6 = match crate::sys::procnet::if_inet6() {
-        Ok(text) => Some(text),
-        Err(err) => {
-            // No IPv6 in this kernel, or no /proc (recovery): the dump's order has to do.
-            log::debug!("/proc/net/if_inet6: {err}; IPv6 addresses in netlink order");
-            None
+    let if_inet6 = if needs_inet6_order(&addresses) {
+        match crate::sys::procnet::if_inet6() {
+            Ok(text) => Some(text),
+            Err(err) => {
+                // No /proc (recovery mode): the dump's order has to do.
+                log::debug!("/proc/net/if_inet6: {err}; IPv6 addresses in netlink order");
+                None
+            }
         }
+    } else {
+        None
     };
     let list = interfaces(&links, &addresses, if_inet6.as_deref(), all);
     let bytes = if json { (to_json(&list) + "\n").into_bytes() } else { render(&list) };
     out.write_all(&bytes).map_err(|e| Error::io("write", "standard output", e))?;
     Ok(Status::Ok)
+}
+
+/// Whether some device has two or more IPv6 addresses, so that their order has to be read
+/// from `/proc/net/if_inet6`.
+pub fn needs_inet6_order(addresses: &[Address]) -> bool {
+    let mut seen = HashSet::new();
+    addresses.iter().filter(|a| a.family == AF_INET6).any(|a| !seen.insert(a.index))
 }
 
 /// The report's entries, in net-tools' order: every device, then every IPv4 alias label,
@@ -1085,6 +1097,14 @@ fd000001000000000000000000000001 03 40 00 80       va
         let order: Vec<String> = va.inet6.iter().map(|a| inet6_text(&a.address)).collect();
         assert_eq!(order, ["2001:db8::5", "fd00:1::1", "fe80::38b1:abff:feca:903f"]);
         assert!(list[2].counters.is_none() && list[2].inet6.is_empty(), "an alias has no stats or IPv6");
+    }
+
+    #[test]
+    fn the_file_order_is_needed_only_for_a_second_ipv6_address_on_one_device() {
+        let (_, addresses) = va_namespace();
+        assert!(needs_inet6_order(&addresses));
+        let one_each: Vec<Address> = addresses.iter().filter(|a| a.index != 3).cloned().collect();
+        assert!(!needs_inet6_order(&one_each));
     }
 
     #[test]
