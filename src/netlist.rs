@@ -1294,6 +1294,16 @@ fd000001000000000000000000000001 03 40 00 80       va
     }
 
     #[test]
+    fn names_are_bytes_printed_as_they_are() {
+        // Linux allows any bytes but '/', ':', NUL and blanks; net-tools prints them raw.
+        let mut odd = link(3, "x", 1, 0x1043, &[0; 6]);
+        odd.name = vec![b'e', 0xff, b'1'];
+        let list = interfaces(&[odd], &[v4(3, [10, 0, 0, 1], 8, None, "x")], None, false);
+        assert!(render(&list).starts_with(&[b'e', 0xff, b'1', b':', b' ']));
+        assert!(to_json(&list).contains("\"name\":\"e\u{fffd}1\""));
+    }
+
+    #[test]
     fn device_map_and_media_lines() {
         let mut eth = link(2, "eth1", 1, 0x3043, &[0, 0x1b, 0x21, 1, 2, 3]);
         eth.map = Some(LinkMap { mem_start: 0xf710_0000, mem_end: 0xf712_0000, base_addr: 0xe000, irq: 0x110, dma: 0, port: 2 });

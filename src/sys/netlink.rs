@@ -258,55 +258,14 @@ impl RouteSocket {
     /// Receives the replies to the request with the current sequence number. Returns whether
     /// any of them carried `NLM_F_DUMP_INTR`.
     fn receive_dump(&mut self, reply_type: u16, each: &mut dyn FnMut(&[u8]) -> io::Result<()>) -> io::Result<bool> {
+        let expect = Expect { seq: self.seq, port: self.port, reply_type };
         let mut interrupted = false;
         loop {
             let (len, from) = self.receive()?;
             if from != Some(0) {
                 continue; // not from the kernel
             }
-            let mut done = false;
-            for message in Messages::new(&self.buf[..len]) {
-                let message = message?;
-                if message.seq != self.seq || message.port != self.port {
-                    continue; // a stale reply, or one for another socket
-                }
-                if message.flags & libc::NLM_F_DUMP_INTR as u16 != 0 {
-                    interrupted = true;
-                }
-                match i32::from(message.msg_type) {
-                    libc::NLMSG_DONE => {
-                        // The payload is the dump's final status (0, or a negative errno).
-                        if let Some(status) = read_i32(message.payload, 0) {
-                            if status < 0 {
-                                return Err(io::Error::from_raw_os_error(status.saturating_neg()));
-                            }
-                        }
-                        done = true;
-                    }
-                    libc::NLMSG_ERROR => {
-                        let error = read_i32(message.payload, offset_of!(libc::nlmsgerr, error))
-                            .ok_or_else(|| invalid("truncated NLMSG_ERROR"))?;
-                        if error != 0 {
-                            return Err(io::Error::from_raw_os_error(error.saturating_neg()));
-                        }
-                        done = true; // an acknowledgement ends the exchange
-                    }
-                    libc::NLMSG_NOOP => {}
-                    libc::NLMSG_OVERRUN => return Err(invalid("netlink overrun: replies were lost")),
-                    _ if message.msg_type == reply_type => {
-                        each(message.payload)?;
-                        // A reply without NLM_F_MULTI is the whole answer.
-                        if message.flags & libc::NLM_F_MULTI as u16 == 0 {
-                            done = true;
-                        }
-                    }
-                    _ => {} // a type this dump does not produce: skip it
-                }
-                if done {
-                    break;
-                }
-            }
-            if done {
+            if handle_datagram(&self.buf[..len], expect, &mut interrupted, each)? {
                 return Ok(interrupted);
             }
         }
@@ -332,6 +291,66 @@ impl RouteSocket {
             }
         }
     }
+}
+
+/// What the replies to one dump request must carry.
+#[derive(Clone, Copy, Debug)]
+pub struct Expect {
+    /// The request's sequence number.
+    pub seq: u32,
+    /// Our socket's port id.
+    pub port: u32,
+    /// The message type of the data replies (`RTM_NEWLINK`, `RTM_NEWADDR`).
+    pub reply_type: u16,
+}
+
+/// Handles one datagram of dump replies: hands each data message for our request to `each`,
+/// skips messages for other requests or sockets, notes `NLM_F_DUMP_INTR` in `interrupted`, and
+/// returns whether the dump is complete (`NLMSG_DONE`, an acknowledgement, or a reply without
+/// `NLM_F_MULTI`). `NLMSG_ERROR` and a negative `NLMSG_DONE` status become the errno.
+pub fn handle_datagram(
+    datagram: &[u8],
+    expect: Expect,
+    interrupted: &mut bool,
+    each: &mut dyn FnMut(&[u8]) -> io::Result<()>,
+) -> io::Result<bool> {
+    for message in Messages::new(datagram) {
+        let message = message?;
+        if message.seq != expect.seq || message.port != expect.port {
+            continue; // a stale reply, or one for another socket
+        }
+        if message.flags & libc::NLM_F_DUMP_INTR as u16 != 0 {
+            *interrupted = true;
+        }
+        match i32::from(message.msg_type) {
+            libc::NLMSG_DONE => {
+                // The payload is the dump's final status (0, or a negative errno).
+                match read_i32(message.payload, 0) {
+                    Some(status) if status < 0 => return Err(io::Error::from_raw_os_error(status.saturating_neg())),
+                    _ => return Ok(true),
+                }
+            }
+            libc::NLMSG_ERROR => {
+                let error = read_i32(message.payload, offset_of!(libc::nlmsgerr, error))
+                    .ok_or_else(|| invalid("truncated NLMSG_ERROR"))?;
+                if error != 0 {
+                    return Err(io::Error::from_raw_os_error(error.saturating_neg()));
+                }
+                return Ok(true); // an acknowledgement ends the exchange
+            }
+            libc::NLMSG_NOOP => {}
+            libc::NLMSG_OVERRUN => return Err(invalid("overrun: replies were lost")),
+            _ if message.msg_type == expect.reply_type => {
+                each(message.payload)?;
+                // A reply without NLM_F_MULTI is the whole answer.
+                if message.flags & libc::NLM_F_MULTI as u16 == 0 {
+                    return Ok(true);
+                }
+            }
+            _ => {} // a type this dump does not produce: skip it
+        }
+    }
+    Ok(false)
 }
 
 fn invalid(what: &str) -> io::Error {
@@ -677,6 +696,76 @@ mod tests {
         let mut short_mtu = ifinfomsg(1, 1, 0);
         short_mtu.extend(attr(libc::IFLA_MTU, &[1, 2]));
         assert!(parse_link(&short_mtu).is_err());
+    }
+
+    /// A reply as the kernel would send it to port 77.
+    fn reply(msg_type: u16, flags: u16, seq: u32, payload: &[u8]) -> Vec<u8> {
+        let mut msg = build_request(msg_type, flags, seq, payload);
+        msg[offset_of!(libc::nlmsghdr, nlmsg_pid)..][..4].copy_from_slice(&77u32.to_ne_bytes());
+        msg
+    }
+
+    fn run(datagram: &[u8]) -> (io::Result<bool>, bool, Vec<Vec<u8>>) {
+        let expect = Expect { seq: 5, port: 77, reply_type: libc::RTM_NEWLINK };
+        let mut interrupted = false;
+        let mut seen = Vec::new();
+        let result = handle_datagram(datagram, expect, &mut interrupted, &mut |p| {
+            seen.push(p.to_vec());
+            Ok(())
+        });
+        (result, interrupted, seen)
+    }
+
+    #[test]
+    fn dump_replies_are_filtered_by_sequence_port_and_type() {
+        let multi = libc::NLM_F_MULTI as u16;
+        let mut wrong_port = reply(libc::RTM_NEWLINK, multi, 5, &[3; 16]);
+        wrong_port[offset_of!(libc::nlmsghdr, nlmsg_pid)..][..4].copy_from_slice(&78u32.to_ne_bytes());
+        let datagram = [
+            reply(libc::RTM_NEWLINK, multi, 4, &[1; 16]), // stale: an earlier request
+            reply(libc::RTM_NEWLINK, multi, 5, &[2; 16]),
+            wrong_port,
+            reply(libc::RTM_NEWADDR, multi, 5, &[4; 8]), // not this dump's type
+            reply(libc::NLMSG_NOOP as u16, 0, 5, &[]),
+            reply(libc::RTM_NEWLINK, multi, 5, &[5; 16]),
+        ]
+        .concat();
+        let (result, interrupted, seen) = run(&datagram);
+        assert!(!result.unwrap(), "no NLMSG_DONE yet: more datagrams to read");
+        assert!(!interrupted);
+        assert_eq!(seen, vec![vec![2; 16], vec![5; 16]]);
+
+        let done = [reply(libc::RTM_NEWLINK, multi, 5, &[6; 16]), reply(libc::NLMSG_DONE as u16, multi, 5, &[0; 4])].concat();
+        let (result, _, seen) = run(&done);
+        assert!(result.unwrap());
+        assert_eq!(seen.len(), 1);
+        // Messages after DONE are not handed on.
+        let (_, _, seen) = run(&[done.clone(), reply(libc::RTM_NEWLINK, multi, 5, &[7; 16])].concat());
+        assert_eq!(seen.len(), 1);
+    }
+
+    #[test]
+    fn dump_end_error_interrupt_and_single_replies() {
+        let multi = libc::NLM_F_MULTI as u16;
+        let intr = multi | libc::NLM_F_DUMP_INTR as u16;
+        let (result, interrupted, _) =
+            run(&[reply(libc::RTM_NEWLINK, intr, 5, &[1; 16]), reply(libc::NLMSG_DONE as u16, intr, 5, &[0; 4])].concat());
+        assert!(result.unwrap() && interrupted);
+        // NLMSG_DONE carrying -EBUSY, and NLMSG_ERROR carrying -EPERM, are errors.
+        let (result, _, _) = run(&reply(libc::NLMSG_DONE as u16, multi, 5, &(-libc::EBUSY).to_ne_bytes()));
+        assert_eq!(result.unwrap_err().raw_os_error(), Some(libc::EBUSY));
+        let mut error = vec![0u8; size_of::<libc::nlmsgerr>()];
+        error[..4].copy_from_slice(&(-libc::EPERM).to_ne_bytes());
+        let (result, _, _) = run(&reply(libc::NLMSG_ERROR as u16, 0, 5, &error));
+        assert_eq!(result.unwrap_err().raw_os_error(), Some(libc::EPERM));
+        let (result, _, _) = run(&reply(libc::NLMSG_ERROR as u16, 0, 5, &[0; 2]));
+        assert_eq!(result.unwrap_err().kind(), io::ErrorKind::InvalidData);
+        // A data reply without NLM_F_MULTI is the whole answer.
+        let (result, _, seen) = run(&reply(libc::RTM_NEWLINK, 0, 5, &[1; 16]));
+        assert!(result.unwrap());
+        assert_eq!(seen.len(), 1);
+        let (result, _, _) = run(&reply(libc::NLMSG_OVERRUN as u16, 0, 5, &[]));
+        assert!(result.is_err());
     }
 
     #[test]
