@@ -186,6 +186,13 @@ pub enum Action {
     Reboot {},
     /// Sync the filesystems and power the machine off.
     Shutdown {},
+    /// List the network interfaces in the net-tools `ifconfig` format.
+    NetworkList {
+        /// Also the interfaces that are down (`-a`).
+        all: bool,
+        /// Structured output.
+        json: bool,
+    },
     /// Run the restricted interactive shell.
     Shell {
         /// Idle logout in seconds, if lower than the configured one.
@@ -234,6 +241,7 @@ impl Action {
             Action::Sanity { .. } => ActionKind::Sanity,
             Action::Reboot {} => ActionKind::Reboot,
             Action::Shutdown {} => ActionKind::Shutdown,
+            Action::NetworkList { .. } => ActionKind::NetworkList,
             Action::Shell { .. } => ActionKind::Shell,
             Action::Install { .. } => ActionKind::Install,
             Action::NetworkBlink { .. } => ActionKind::NetworkBlink,
@@ -274,6 +282,7 @@ pub fn run(action: &Action, ctx: &Context, out: &mut dyn Write) -> Result<Status
         Action::Sanity { json } => crate::health::sanity(ctx, *json, out),
         Action::Reboot {} => crate::power::run(ctx, crate::power::Power::Restart, out),
         Action::Shutdown {} => crate::power::run(ctx, crate::power::Power::PowerOff, out),
+        Action::NetworkList { all, json } => crate::netlist::run(*all, *json, out),
         Action::Shell { idle_timeout_s } => crate::shell::run(ctx, *idle_timeout_s, out),
         Action::Install { dir } => crate::install::run(std::path::Path::new(dir), out),
         Action::NetworkBlink { interface, seconds } => {
@@ -378,6 +387,7 @@ mod tests {
         for action in [
             Action::Version { json: true },
             Action::Date { json: false },
+            Action::NetworkList { all: true, json: false },
             Action::Shell { idle_timeout_s: Some(5) },
             Action::Install { dir: "/usr/bin".into() },
             Action::Sanity { json: true },

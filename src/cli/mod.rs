@@ -105,6 +105,13 @@ pub static COMMANDS: &[Command] = &[
         parse: network::parse_ping,
     },
     Command {
+        path: &["network", "list"],
+        aliases: &[],
+        kind: ActionKind::NetworkList,
+        summary: "list network interfaces (ifconfig format; -a all, --json)",
+        parse: network::parse_list,
+    },
+    Command {
         path: &["shell"],
         aliases: &[],
         kind: ActionKind::Shell,
