@@ -222,6 +222,26 @@ impl RouteSocket {
         self.dump(libc::RTM_GETADDR, &request, libc::RTM_NEWADDR, parse_address)
     }
 
+    /// Sends one change request (`RTM_NEWQDISC`, `RTM_NEWADDR`, `RTM_DELROUTE`, …) with
+    /// `NLM_F_REQUEST | NLM_F_ACK | flags` and waits for the kernel's acknowledgement; a
+    /// negative acknowledgement becomes its errno (`EEXIST`, `ENOENT`, `EPERM` …). Returns the
+    /// exact bytes sent, for tests that compare them with what iproute2 sends.
+    pub fn request_ack(&mut self, msg_type: u16, flags: u16, payload: &[u8]) -> io::Result<Vec<u8>> {
+        self.seq = self.seq.wrapping_add(1);
+        let flags = (libc::NLM_F_REQUEST | libc::NLM_F_ACK) as u16 | flags;
+        let request = build_request(msg_type, flags, self.seq, payload);
+        rustix::net::sendto(&self.fd, &request, SendFlags::empty(), &SocketAddrNetlink::new(0, 0))?;
+        // No data messages are expected: an acknowledgement (NLMSG_ERROR with error 0) ends it.
+        self.receive_dump(u16::MAX, &mut |_| Ok(()))?;
+        Ok(request)
+    }
+
+    /// A dump of any `RTM_GET*` request whose replies are parsed by the caller (`RTM_GETROUTE`,
+    /// `RTM_GETQDISC`, …): every reply payload of type `reply_type`, as bytes.
+    pub fn dump_payloads(&mut self, msg_type: u16, payload: &[u8], reply_type: u16) -> io::Result<Vec<Vec<u8>>> {
+        self.dump(msg_type, payload, reply_type, |bytes| Ok(bytes.to_vec()))
+    }
+
     /// Sends one dump request and parses every reply message of type `reply_type` with
     /// `parse`, until `NLMSG_DONE`. A dump the kernel flags as interrupted (the table changed
     /// under it) is started over, up to [`DUMP_ATTEMPTS`] times; the last attempt's result is
@@ -390,6 +410,16 @@ pub fn build_request(msg_type: u16, flags: u16, seq: u32, payload: &[u8]) -> Vec
     // nlmsg_pid 0: the kernel fills in our port.
     msg[NLMSG_HDRLEN..len].copy_from_slice(payload);
     msg
+}
+
+/// Appends one `rtattr` (type, then `data`) to `buf`, padded to the attribute alignment.
+/// Nested attributes: build the inner ones into their own buffer and pass it as `data`.
+pub fn push_attr(buf: &mut Vec<u8>, attr_type: u16, data: &[u8]) {
+    let len = RTA_HDRLEN + data.len();
+    buf.extend_from_slice(&(len as u16).to_ne_bytes());
+    buf.extend_from_slice(&attr_type.to_ne_bytes());
+    buf.extend_from_slice(data);
+    buf.resize(buf.len() + (align(len) - len), 0);
 }
 
 /// One netlink message of a received datagram.
@@ -570,6 +600,49 @@ pub fn parse_address(payload: &[u8]) -> io::Result<Address> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Runs `body` on a thread of its own in a fresh network namespace (unshare affects only the
+    /// calling thread), or says why not.
+    fn in_fresh_netns(body: impl FnOnce() + Send + 'static) {
+        let outcome = std::thread::spawn(move || {
+            // SAFETY: a network namespace change of this test thread only; it shares no file
+            // descriptor table or filesystem state that unshare could invalidate.
+            if unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWNET) }.is_err() {
+                return false;
+            }
+            body();
+            true
+        })
+        .join()
+        .unwrap();
+        if !outcome {
+            eprintln!("skipped: needs CAP_SYS_ADMIN for a network namespace");
+        }
+    }
+
+    #[test]
+    fn change_requests_are_acknowledged_and_refusals_carry_the_errno() {
+        in_fresh_netns(|| {
+            let mut socket = RouteSocket::open().unwrap();
+            let lo = socket.links().unwrap().into_iter().find(|l| l.name == b"lo").unwrap();
+            let mut request = vec![0u8; IFADDRMSG_LEN];
+            request[offset_of!(libc::ifaddrmsg, ifa_family)] = libc::AF_INET as u8;
+            request[offset_of!(libc::ifaddrmsg, ifa_prefixlen)] = 24;
+            request[offset_of!(libc::ifaddrmsg, ifa_index)..][..4].copy_from_slice(&lo.index.to_ne_bytes());
+            push_attr(&mut request, libc::IFA_LOCAL, &[10, 1, 2, 3]);
+            push_attr(&mut request, libc::IFA_ADDRESS, &[10, 1, 2, 3]);
+            let create = (libc::NLM_F_CREATE | libc::NLM_F_EXCL) as u16;
+            socket.request_ack(libc::RTM_NEWADDR, create, &request).unwrap();
+            let addresses = socket.addresses().unwrap();
+            assert!(addresses.iter().any(|a| a.index == lo.index && a.prefixlen == 24), "{addresses:?}");
+            let again = socket.request_ack(libc::RTM_NEWADDR, create, &request).unwrap_err();
+            assert_eq!(again.raw_os_error(), Some(libc::EEXIST));
+            let mut rtmsg = [0u8; 12]; // struct rtmsg: rtm_family first
+            rtmsg[0] = libc::AF_INET as u8;
+            let routes = socket.dump_payloads(libc::RTM_GETROUTE, &rtmsg, libc::RTM_NEWROUTE).unwrap();
+            assert!(!routes.is_empty(), "the new address brings its prefix and local routes");
+        });
+    }
 
     fn attr(kind: u16, data: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
