@@ -275,7 +275,8 @@ pub fn perform(action: &Action, ctx: &Context, out: &mut dyn Write) -> Result<St
 /// check → authorize → act: the one way any action is executed.
 pub fn run(action: &Action, ctx: &Context, out: &mut dyn Write) -> Result<Status> {
     authorize(ctx.caller.role, action.kind())?;
-    log::info!("{} (uid {}, role {}) runs {:?}", ctx.caller.user_name(), ctx.caller.uid, ctx.caller.role, action);
+    // The kind only: an action may carry a password.
+    log::info!("{} (uid {}, role {}) runs {:?}", ctx.caller.user_name(), ctx.caller.uid, ctx.caller.role, action.kind());
     match action {
         Action::Version { json } => crate::info::version(ctx, *json, out),
         Action::Date { json } => crate::info::date(*json, out),
