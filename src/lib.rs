@@ -14,6 +14,7 @@ pub mod context;
 pub mod error;
 pub mod info;
 pub mod install;
+pub mod ntp;
 pub mod paths;
 pub mod role;
 pub mod shell;

@@ -68,6 +68,51 @@ impl fmt::Display for IfName {
     }
 }
 
+/// An IPv4 address in dotted-quad form: exactly four decimal numbers 0–255 separated by dots.
+///
+/// Stricter than `inet_aton(3)` on purpose: no leading zeros (`010` is octal 8 to inet_aton and
+/// decimal 10 to others, so an operator cannot tell which host they named), no shortened forms
+/// (`10.1` is 10.0.0.1 to inet_aton), no hex, no blanks, no port, no IPv6.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Ipv4(std::net::Ipv4Addr);
+
+impl Ipv4 {
+    /// Parses a dotted quad.
+    pub fn parse(text: &str) -> Result<Ipv4> {
+        let bad = |why: &str| {
+            Error::Usage(format!("invalid IPv4 address '{}': {why}", printable(text)))
+        };
+        let expected = "expected four numbers 0-255 separated by dots, like 192.0.2.10";
+        let mut octets = [0u8; 4];
+        let mut parts = text.split('.');
+        for octet in &mut octets {
+            let part = parts.next().ok_or_else(|| bad(expected))?;
+            if part.is_empty() || part.len() > 3 || !part.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(bad(expected));
+            }
+            if part.len() > 1 && part.starts_with('0') {
+                return Err(bad("leading zeros are not allowed (some tools read them as octal)"));
+            }
+            *octet = part.parse::<u8>().map_err(|_| bad(expected))?;
+        }
+        if parts.next().is_some() {
+            return Err(bad(expected));
+        }
+        Ok(Ipv4(std::net::Ipv4Addr::from(octets)))
+    }
+
+    /// The address.
+    pub fn addr(&self) -> std::net::Ipv4Addr {
+        self.0
+    }
+}
+
+impl fmt::Display for Ipv4 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
 /// `text` made safe to echo in a one-line message: control characters and non-ASCII become
 /// `\xNN` escapes, and very long values are cut, so an error can never carry a terminal escape
 /// sequence or flood a serial console.
@@ -110,6 +155,34 @@ mod tests {
         for bad in ["", "abcdefghijklmnop", "eth0;reboot", "eth 0", "../x", ".", "..", "eth0\0"] {
             assert!(IfName::parse(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn ipv4_addresses() {
+        for (good, octets) in [
+            ("129.6.15.28", [129, 6, 15, 28]),
+            ("0.0.0.0", [0, 0, 0, 0]),
+            ("255.255.255.255", [255, 255, 255, 255]),
+            ("127.0.0.1", [127, 0, 0, 1]),
+            ("10.0.100.9", [10, 0, 100, 9]),
+        ] {
+            let parsed = Ipv4::parse(good).unwrap();
+            assert_eq!(parsed.addr().octets(), octets, "{good}");
+            assert_eq!(parsed.to_string(), good, "prints back as typed");
+        }
+        for bad in [
+            "", "1.2.3", "1.2.3.4.5", "999.1.1.1", "256.0.0.1", "::1", "1.2.3.4;reboot", " 1.2.3.4",
+            "1.2.3.4 ", "1.2.3.4\n", "01.2.3.4", "1.2.3.00", "1..3.4", "1.2.3.", ".1.2.3", "0x7f.0.0.1",
+            "+1.2.3.4", "1.2.3.-4", "1.2.3.4:123", "localhost", "1.2.3.4/24", "1234.1.1.1", "١.٢.٣.٤",
+        ] {
+            let err = Ipv4::parse(bad).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{bad:?}");
+            let text = err.to_string();
+            assert!(text.starts_with("invalid IPv4 address '"), "{text}");
+            assert_eq!(text.lines().count(), 1, "{bad:?}: {text}");
+        }
+        assert!(Ipv4::parse("01.2.3.4").unwrap_err().to_string().contains("leading zeros"));
+        assert_eq!(Ipv4::parse("1.2.3.4\n").unwrap_err().to_string(), "invalid IPv4 address '1.2.3.4\\x0a': expected four numbers 0-255 separated by dots, like 192.0.2.10");
     }
 
     #[test]

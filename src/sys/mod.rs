@@ -9,4 +9,6 @@
 pub mod clock;
 pub mod ids;
 pub mod poll;
+pub mod random;
+pub mod socket;
 pub mod uname;
