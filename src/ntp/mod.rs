@@ -203,6 +203,11 @@ pub fn sync_with(ctx: &Context, server: Ipv4, options: &Options) -> Result<SyncR
 /// The periodic step: syncs with the first configured server that answers, in config order.
 /// Errors when none is configured, and when none answers (naming each server's failure).
 pub fn sync_once(ctx: &Context) -> Result<SyncReport> {
+    sync_once_with(ctx, &Options::default())
+}
+
+/// [`sync_once`] with other query options (tests use another port and shorter timeouts).
+pub fn sync_once_with(ctx: &Context, options: &Options) -> Result<SyncReport> {
     let servers = &ctx.config()?.ntp_servers;
     if servers.is_empty() {
         return Err(Error::Problem("no NTP server is enabled".to_string()));
@@ -210,7 +215,7 @@ pub fn sync_once(ctx: &Context) -> Result<SyncReport> {
     let mut failures = Vec::new();
     for text in servers {
         let server = server_address(text)?;
-        match sync_with(ctx, server, &Options::default()) {
+        match sync_with(ctx, server, options) {
             Ok(report) => return Ok(report),
             Err(Error::Problem(why)) => {
                 log::warn!("NTP server {server}: {why}");
@@ -346,6 +351,65 @@ pub fn query(server: &str, json: bool, out: &mut dyn Write) -> Result<Status> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::paths::RootDir;
+    use crate::testutil::TempDir;
+    use std::net::UdpSocket;
+    use std::time::Duration;
+
+    fn context(dir: &TempDir, servers: &[&str]) -> Context {
+        let root = RootDir::new(dir.path());
+        let config = Config { ntp_servers: servers.iter().map(|s| s.to_string()).collect(), ..Config::default() };
+        config.save(&root).unwrap();
+        Context::for_uid(root, None, None, 0).unwrap()
+    }
+
+    #[test]
+    fn sync_once_takes_the_first_server_that_answers_and_records_it() {
+        if crate::sys::ids::real_uid() != 0 {
+            eprintln!("skipped: sync_once corrects the clock, which needs root");
+            return;
+        }
+        // A correct server on 127.0.0.1:P; nobody on 127.0.0.2:P, which is listed first.
+        let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = server.local_addr().unwrap().port();
+        let answering = std::thread::spawn(move || {
+            let mut buf = [0u8; 64];
+            let (_, from) = server.recv_from(&mut buf).unwrap();
+            let mut reply = [0u8; 48];
+            reply[0] = 0x24;
+            reply[1] = 4;
+            reply[24..32].copy_from_slice(&buf[40..48]);
+            let (secs, nanos) = clock::realtime();
+            let now = packet::Timestamp::from_unix_nanos(secs * 1_000_000_000 + i64::from(nanos));
+            reply[32..40].copy_from_slice(&now.0.to_be_bytes());
+            reply[40..48].copy_from_slice(&now.0.to_be_bytes());
+            server.send_to(&reply, from).unwrap();
+        });
+        let dir = TempDir::new("ntp-sync-once");
+        let ctx = context(&dir, &["127.0.0.2", "127.0.0.1"]);
+        let options = Options { tries: 1, timeout: Duration::from_millis(200), port };
+        let report = sync_once_with(&ctx, &options).unwrap();
+        answering.join().unwrap();
+        assert_eq!(report.server.to_string(), "127.0.0.1");
+        assert_eq!((report.sample.stratum, report.correction), (4, Correction::Slew));
+        assert!(report.sample.offset.abs() < 5_000_000, "{report:?}");
+        let recorded = NtpState::load(&ctx).unwrap().last_sync.unwrap();
+        assert_eq!((recorded.server.as_str(), recorded.offset_ns), ("127.0.0.1", report.sample.offset));
+
+        // Nobody answers: every server's failure is named, and the record stays as it was.
+        let err = sync_once_with(&ctx, &Options { port: 9, ..options }).unwrap_err().to_string();
+        assert!(err.starts_with("no NTP server answered: no reply from 127.0.0.2:9 after 1 try"), "{err}");
+        assert!(err.contains("; no reply from 127.0.0.1:9 after 1 try"), "{err}");
+        assert_eq!(NtpState::load(&ctx).unwrap().last_sync.unwrap(), recorded);
+    }
+
+    #[test]
+    fn sync_once_without_servers_is_a_problem() {
+        let dir = TempDir::new("ntp-sync-none");
+        let ctx = context(&dir, &[]);
+        let err = sync_once(&ctx).unwrap_err();
+        assert_eq!((err.to_string().as_str(), err.exit_code()), ("no NTP server is enabled", 1));
+    }
 
     #[test]
     fn step_above_128_ms_slew_at_or_below() {
