@@ -92,7 +92,8 @@ impl fmt::Display for QueryError {
         match self {
             QueryError::NoReply { server, tries, waited, ignored } => {
                 let tries = if *tries == 1 { "1 try".to_string() } else { format!("{tries} tries") };
-                write!(f, "no reply from {server} after {tries} ({:.1} s)", waited.as_secs_f64())?;
+                let tenths = (waited.as_millis() + 50) / 100;
+                write!(f, "no reply from {server} after {tries} ({}.{} s)", tenths / 10, tenths % 10)?;
                 match ignored {
                     Some((1, why)) => write!(f, "; ignored 1 datagram: {why}"),
                     Some((count, why)) => write!(f, "; ignored {count} datagrams, the last: {why}"),
@@ -130,7 +131,7 @@ fn era_pivot(local_nanos: i64) -> i64 {
 pub fn query(server: Ipv4Addr, options: &Options) -> Result<Sample, QueryError> {
     let target = SocketAddrV4::new(server, options.port);
     let io_error = |op: &'static str| move |source: io::Error| QueryError::Io { op, server: target, source };
-    let socket = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).map_err(io_error("open a UDP socket for"))?;
+    let socket = UdpSocket::bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)).map_err(io_error("open a UDP socket for"))?;
     // Switches on the kernel's receive stamps for this socket (nothing to read yet: ENOENT).
     let _ = crate::sys::socket::last_receive_time(&socket);
     let started = clock::monotonic();
@@ -159,7 +160,12 @@ pub fn query(server: Ipv4Addr, options: &Options) -> Result<Sample, QueryError> 
             };
             let t4 = arrival_time(&socket, sent.first().map_or(0, |(_, t1)| *t1));
             if from != SocketAddr::V4(target) {
-                note(&mut ignored, format!("datagram from {from}, not from the server's address and port"));
+                // The socket is IPv4-only; naming only V4 senders keeps IPv6 formatting out.
+                let sender = match from {
+                    SocketAddr::V4(v4) => v4.to_string(),
+                    SocketAddr::V6(_) => "an IPv6 address".to_string(),
+                };
+                note(&mut ignored, format!("datagram from {sender}, not from the server's address and port"));
                 continue;
             }
             let origins: Vec<Timestamp> = sent.iter().map(|(transmit, _)| *transmit).collect();
