@@ -193,6 +193,28 @@ pub enum Action {
         /// Structured output.
         json: bool,
     },
+    /// Sync the clock with an NTP server and add it to the server list.
+    NtpEnable {
+        /// The server's IPv4 address (dotted quad; validated again before use).
+        server: String,
+    },
+    /// Remove an NTP server from the server list.
+    NtpDisable {
+        /// The server's IPv4 address.
+        server: String,
+    },
+    /// Show the NTP servers and the last sync.
+    NtpStatus {
+        /// Structured output.
+        json: bool,
+    },
+    /// Ask an NTP server for the time without changing anything.
+    NtpQuery {
+        /// The server's IPv4 address.
+        server: String,
+        /// Structured output.
+        json: bool,
+    },
     /// Run the restricted interactive shell.
     Shell {
         /// Idle logout in seconds, if lower than the configured one.
@@ -242,6 +264,10 @@ impl Action {
             Action::Reboot {} => ActionKind::Reboot,
             Action::Shutdown {} => ActionKind::Shutdown,
             Action::NetworkList { .. } => ActionKind::NetworkList,
+            Action::NtpEnable { .. } => ActionKind::NtpEnable,
+            Action::NtpDisable { .. } => ActionKind::NtpDisable,
+            // Read-only, so it falls under the status row.
+            Action::NtpStatus { .. } | Action::NtpQuery { .. } => ActionKind::NtpStatus,
             Action::Shell { .. } => ActionKind::Shell,
             Action::Install { .. } => ActionKind::Install,
             Action::NetworkBlink { .. } => ActionKind::NetworkBlink,
@@ -284,6 +310,10 @@ pub fn run(action: &Action, ctx: &Context, out: &mut dyn Write) -> Result<Status
         Action::Reboot {} => crate::power::run(ctx, crate::power::Power::Restart, out),
         Action::Shutdown {} => crate::power::run(ctx, crate::power::Power::PowerOff, out),
         Action::NetworkList { all, json } => crate::netlist::run(*all, *json, out),
+        Action::NtpEnable { server } => crate::ntp::enable(ctx, server, out),
+        Action::NtpDisable { server } => crate::ntp::disable(ctx, server, out),
+        Action::NtpStatus { json } => crate::ntp::status(ctx, *json, out),
+        Action::NtpQuery { server, json } => crate::ntp::query(server, *json, out),
         Action::Shell { idle_timeout_s } => crate::shell::run(ctx, *idle_timeout_s, out),
         Action::Install { dir } => crate::install::run(std::path::Path::new(dir), out),
         Action::NetworkBlink { interface, seconds } => {
@@ -390,6 +420,10 @@ mod tests {
             Action::Date { json: false },
             Action::NetworkList { all: true, json: false },
             Action::Shell { idle_timeout_s: Some(5) },
+            Action::NtpEnable { server: "129.6.15.28".into() },
+            Action::NtpDisable { server: "10.0.0.1".into() },
+            Action::NtpStatus { json: true },
+            Action::NtpQuery { server: "127.0.0.1".into(), json: false },
             Action::Install { dir: "/usr/bin".into() },
             Action::Sanity { json: true },
             Action::Reboot {},

@@ -41,6 +41,10 @@ pub struct Config {
     /// Deadline of the internet check, seconds (default 10).
     #[nserde(default)]
     pub internet_check_timeout_s: Option<u64>,
+    /// NTP servers (IPv4 dotted quads, port 123) the clock is synchronised with, in the order
+    /// they were enabled; empty means time sync is off.
+    #[nserde(default)]
+    pub ntp_servers: Vec<String>,
 }
 
 impl Default for Config {
@@ -52,6 +56,7 @@ impl Default for Config {
             internet_check_url: None,
             internet_check_proxy: None,
             internet_check_timeout_s: None,
+            ntp_servers: Vec::new(),
         }
     }
 }
@@ -81,6 +86,9 @@ impl Config {
         }
         if config.shell_idle_timeout_s == Some(0) {
             return Err(bad("shell_idle_timeout_s: must be at least 1".to_string()));
+        }
+        for server in &config.ntp_servers {
+            crate::validate::Ipv4::parse(server).map_err(|e| bad(format!("ntp_servers: {e}")))?;
         }
         Ok(config)
     }
@@ -112,7 +120,12 @@ mod tests {
         let dir = TempDir::new("config");
         let root = RootDir::new(dir.path());
         assert_eq!(Config::load(&root).unwrap(), Config::default());
-        let config = Config { board: Some("rugged-arm-4port".into()), shell_idle_timeout_s: Some(60), ..Config::default() };
+        let config = Config {
+            board: Some("rugged-arm-4port".into()),
+            shell_idle_timeout_s: Some(60),
+            ntp_servers: vec!["192.0.2.10".into(), "127.0.0.1".into()],
+            ..Config::default()
+        };
         config.save(&root).unwrap();
         assert_eq!(Config::load(&root).unwrap(), config);
     }
@@ -130,6 +143,8 @@ mod tests {
             (b"{\"board\": \"x\"}", "not a valid config file"),
             (b"\xff\xfe", "not UTF-8"),
             (b"{\"version\": 1, \"shell_idle_timeout_s\": 0}", "at least 1"),
+            (b"{\"version\": 1, \"ntp_servers\": [\"10.0.0.1\", \"010.0.0.2\"]}", "ntp_servers: invalid IPv4 address '010.0.0.2'"),
+            (b"{\"version\": 1, \"ntp_servers\": \"10.0.0.1\"}", "not a valid config file"),
         ] {
             std::fs::write(&path, text).unwrap();
             let err = Config::load(&root).unwrap_err();

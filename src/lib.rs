@@ -19,6 +19,7 @@ pub mod info;
 pub mod install;
 pub mod internet;
 pub mod netlist;
+pub mod ntp;
 pub mod paths;
 pub mod ping;
 pub mod power;

@@ -12,6 +12,8 @@ use std::path::{Component, Path, PathBuf};
 pub const CONFIG_FILE: &str = "etc/sensorctl/config.json";
 /// The passwd file, relative to the root.
 pub const PASSWD_FILE: &str = "etc/passwd";
+/// The NTP client's last sync (runtime state, rewritten by every sync), relative to the root.
+pub const NTP_STATE_FILE: &str = "var/lib/sensorctl/ntp.json";
 /// Board files that are not compiled in, relative to the root.
 pub const BOARD_DIR: &str = "etc/sensorctl/boards";
 

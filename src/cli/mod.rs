@@ -11,6 +11,7 @@
 pub mod daemon;
 pub mod install;
 pub mod network;
+pub mod ntp;
 pub mod shell;
 pub mod system;
 
@@ -110,6 +111,62 @@ pub static COMMANDS: &[Command] = &[
         kind: ActionKind::NetworkList,
         summary: "list network interfaces (ifconfig format; -a all, --json)",
         parse: network::parse_list,
+    },
+    Command {
+        path: &["ntp", "enable"],
+        aliases: &["cyberx-xsense-ntp-enable"],
+        kind: ActionKind::NtpEnable,
+        summary: "sync the clock with an NTP server and keep it",
+        parse: ntp::parse_enable,
+    },
+    Command {
+        path: &["system", "ntp", "enable"],
+        aliases: &[],
+        kind: ActionKind::NtpEnable,
+        summary: "sync the clock with an NTP server and keep it",
+        parse: ntp::parse_enable,
+    },
+    Command {
+        path: &["ntp", "disable"],
+        aliases: &["cyberx-xsense-ntp-disable"],
+        kind: ActionKind::NtpDisable,
+        summary: "stop using an NTP server",
+        parse: ntp::parse_disable,
+    },
+    Command {
+        path: &["system", "ntp", "disable"],
+        aliases: &[],
+        kind: ActionKind::NtpDisable,
+        summary: "stop using an NTP server",
+        parse: ntp::parse_disable,
+    },
+    Command {
+        path: &["ntp", "status"],
+        aliases: &[],
+        kind: ActionKind::NtpStatus,
+        summary: "show NTP servers and the last sync",
+        parse: ntp::parse_status,
+    },
+    Command {
+        path: &["system", "ntp", "status"],
+        aliases: &[],
+        kind: ActionKind::NtpStatus,
+        summary: "show NTP servers and the last sync",
+        parse: ntp::parse_status,
+    },
+    Command {
+        path: &["ntp", "query"],
+        aliases: &[],
+        kind: ActionKind::NtpStatus,
+        summary: "ask an NTP server for the time (changes nothing)",
+        parse: ntp::parse_query,
+    },
+    Command {
+        path: &["system", "ntp", "query"],
+        aliases: &[],
+        kind: ActionKind::NtpStatus,
+        summary: "ask an NTP server for the time (changes nothing)",
+        parse: ntp::parse_query,
     },
     Command {
         path: &["shell"],
@@ -323,14 +380,21 @@ pub fn main(argv: Vec<OsString>) -> u8 {
                     name.extend_from_slice(cmd.path);
                     (cmd, name, &rest[used..])
                 }
-                Lookup::Category(category) => {
-                    let commands: Vec<&str> = COMMANDS
-                        .iter()
-                        .filter(|c| c.path.len() > 1 && c.path[0] == category)
-                        .map(|c| c.path[1])
-                        .collect();
+                Lookup::Category(_) => {
+                    // The longest run of words that begins longer command paths names the
+                    // category (`system`, or `system ntp`); its next words are the commands.
+                    let depth = (1..=rest.len())
+                        .rev()
+                        .find(|&n| COMMANDS.iter().any(|c| c.path.len() > n && c.path[..n] == rest[..n]))
+                        .unwrap_or(1);
+                    let mut commands: Vec<&str> = Vec::new();
+                    for cmd in COMMANDS.iter().filter(|c| c.path.len() > depth && c.path[..depth] == rest[..depth]) {
+                        if !commands.contains(&cmd.path[depth]) {
+                            commands.push(cmd.path[depth]);
+                        }
+                    }
                     return report(
-                        category,
+                        &rest[..depth].join(" "),
                         &Error::Usage(format!("missing command; one of: {}", commands.join(", "))),
                     );
                 }
