@@ -45,6 +45,9 @@ pub struct Config {
     /// they were enabled; empty means time sync is off.
     #[nserde(default)]
     pub ntp_servers: Vec<String>,
+    /// Seconds between the daemon's NTP syncs (default 1024, as NTP's default poll; 16-86400).
+    #[nserde(default)]
+    pub ntp_poll_interval_s: Option<u64>,
 }
 
 impl Default for Config {
@@ -57,6 +60,7 @@ impl Default for Config {
             internet_check_proxy: None,
             internet_check_timeout_s: None,
             ntp_servers: Vec::new(),
+            ntp_poll_interval_s: None,
         }
     }
 }
@@ -102,6 +106,11 @@ impl Config {
         let mut text = self.serialize_json();
         text.push('\n');
         store::replace(&path, text.as_bytes(), store::Mode::Preserve)
+    }
+
+    /// How often the daemon syncs the clock.
+    pub fn ntp_poll_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.ntp_poll_interval_s.unwrap_or(1024).clamp(16, 86_400))
     }
 
     /// The shell's idle logout.

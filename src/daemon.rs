@@ -203,7 +203,16 @@ pub fn run(ctx: &Context, out: &mut dyn Write) -> Result<Status> {
                 smol::Timer::after(interval).await;
             }
         };
-        smol::future::or(smol::future::or(accept_loop, signal_loop), keepalive).await
+        let ntp_loop = async {
+            loop {
+                // At start first: an appliance may boot with a clock far off.
+                let (root, spec) = (daemon.root.clone(), daemon.board_spec.clone());
+                let interval = smol::unblock(move || scheduled_ntp_sync(root, spec)).await;
+                smol::Timer::after(interval).await;
+            }
+        };
+        let work = smol::future::or(keepalive, ntp_loop);
+        smol::future::or(smol::future::or(accept_loop, signal_loop), work).await
     });
     supervisor.stop();
     if let Some(mut device) = watchdog {
@@ -212,6 +221,35 @@ pub fn run(ctx: &Context, out: &mut dyn Write) -> Result<Status> {
     }
     let _ = std::fs::remove_file(&path);
     served.map(|()| Status::Ok)
+}
+
+/// One round of the daemon's time keeping: syncs with the configured NTP servers, if any, and
+/// returns how long to wait for the next round (from the config as it is now).
+fn scheduled_ntp_sync(root: RootDir, board_spec: Option<String>) -> Duration {
+    let default = Duration::from_secs(1024);
+    let ctx = match Context::for_uid(root, board_spec, None, 0) {
+        Ok(ctx) => ctx,
+        Err(err) => {
+            log::error!("scheduled NTP sync: {err}");
+            return default;
+        }
+    };
+    let config = match ctx.config() {
+        Ok(config) => config,
+        Err(err) => {
+            log::error!("scheduled NTP sync: {err}");
+            return default;
+        }
+    };
+    let interval = config.ntp_poll_interval();
+    if config.ntp_servers.is_empty() {
+        return interval;
+    }
+    match crate::ntp::sync_once(&ctx) {
+        Ok(report) => log::info!("NTP sync with {}: offset {:?}", report.server, report.sample.offset),
+        Err(err) => log::warn!("scheduled NTP sync: {err}"),
+    }
+    interval
 }
 
 /// SIGHUP: read the config again. Each request already loads it afresh; this checks it and

@@ -560,3 +560,26 @@ fn status_before_any_sync_and_the_roles_that_may_use_ntp() {
     assert_eq!(broken.code, 1);
     assert!(broken.stderr.contains("ntp.json: not a valid NTP state file"), "{}", broken.stderr);
 }
+
+#[test]
+fn the_daemon_syncs_with_the_configured_server_when_it_starts() {
+    if !can_run("the daemon's scheduled sync") {
+        return;
+    }
+    let server = Chronyd::start();
+    let root = seeded_root("ntp-daemon");
+    std::fs::create_dir_all(config_path(root.path()).parent().unwrap()).unwrap();
+    std::fs::write(
+        config_path(root.path()),
+        format!(r#"{{"version":1,"ntp_servers":["{}"],"ntp_poll_interval_s":16}}"#, server.addr),
+    )
+    .unwrap();
+    let _daemon = Daemon::start(root.path());
+    let started = Instant::now();
+    while !state_path(root.path()).exists() {
+        assert!(started.elapsed() < Duration::from_secs(15), "the daemon did not sync at start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let state = std::fs::read_to_string(state_path(root.path())).unwrap();
+    assert!(state.contains(&server.addr.to_string()), "{state}");
+}
