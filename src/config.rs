@@ -21,6 +21,16 @@ pub const VERSION: u32 = 1;
 /// Default idle logout of the restricted shell, in seconds.
 pub const DEFAULT_SHELL_IDLE_TIMEOUT_S: u64 = 300;
 
+/// Default number of failed logins from one remote host before it is locked out.
+pub const DEFAULT_LOGIN_MAX_FAILED: u32 = 5;
+/// The range `login_max_failed` may take.
+pub const LOGIN_MAX_FAILED_RANGE: std::ops::RangeInclusive<u32> = 1..=100;
+/// Default lockout window, in seconds: failures count within it, and a locked host stays locked
+/// for it.
+pub const DEFAULT_LOGIN_LOCKOUT_WINDOW_S: u64 = 900;
+/// The range `login_lockout_window_s` may take (one second to one day).
+pub const LOGIN_LOCKOUT_WINDOW_RANGE: std::ops::RangeInclusive<u64> = 1..=86_400;
+
 /// The configuration document.
 #[derive(Clone, Debug, PartialEq, DeJson, SerJson)]
 pub struct Config {
@@ -32,11 +42,23 @@ pub struct Config {
     /// Idle logout of the restricted shell, seconds (default 300).
     #[nserde(default)]
     pub shell_idle_timeout_s: Option<u64>,
+    /// Failed logins from one remote host before `sensorctl auth` locks it out (1-100; default 5).
+    #[nserde(default)]
+    pub login_max_failed: Option<u32>,
+    /// The failed-login window and lockout time, seconds (1-86400; default 900).
+    #[nserde(default)]
+    pub login_lockout_window_s: Option<u64>,
 }
 
 impl Default for Config {
     fn default() -> Config {
-        Config { version: VERSION, board: None, shell_idle_timeout_s: None }
+        Config {
+            version: VERSION,
+            board: None,
+            shell_idle_timeout_s: None,
+            login_max_failed: None,
+            login_lockout_window_s: None,
+        }
     }
 }
 
@@ -66,6 +88,12 @@ impl Config {
         if config.shell_idle_timeout_s == Some(0) {
             return Err(bad("shell_idle_timeout_s: must be at least 1".to_string()));
         }
+        if config.login_max_failed.is_some_and(|n| !LOGIN_MAX_FAILED_RANGE.contains(&n)) {
+            return Err(bad("login_max_failed: must be 1-100".to_string()));
+        }
+        if config.login_lockout_window_s.is_some_and(|s| !LOGIN_LOCKOUT_WINDOW_RANGE.contains(&s)) {
+            return Err(bad("login_lockout_window_s: must be 1-86400".to_string()));
+        }
         Ok(config)
     }
 
@@ -78,6 +106,16 @@ impl Config {
         let mut text = self.serialize_json();
         text.push('\n');
         store::replace(&path, text.as_bytes(), store::Mode::Preserve)
+    }
+
+    /// Failed logins from one remote host before it is locked out.
+    pub fn login_max_failed(&self) -> u32 {
+        self.login_max_failed.unwrap_or(DEFAULT_LOGIN_MAX_FAILED)
+    }
+
+    /// The failed-login window, which is also how long a locked host stays locked.
+    pub fn login_lockout_window(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.login_lockout_window_s.unwrap_or(DEFAULT_LOGIN_LOCKOUT_WINDOW_S))
     }
 
     /// The shell's idle logout.
@@ -114,6 +152,9 @@ mod tests {
             (b"{\"board\": \"x\"}", "not a valid config file"),
             (b"\xff\xfe", "not UTF-8"),
             (b"{\"version\": 1, \"shell_idle_timeout_s\": 0}", "at least 1"),
+            (b"{\"version\": 1, \"login_max_failed\": 0}", "login_max_failed: must be 1-100"),
+            (b"{\"version\": 1, \"login_max_failed\": 101}", "login_max_failed: must be 1-100"),
+            (b"{\"version\": 1, \"login_lockout_window_s\": 0}", "login_lockout_window_s"),
         ] {
             std::fs::write(&path, text).unwrap();
             let err = Config::load(&root).unwrap_err();

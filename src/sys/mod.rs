@@ -8,11 +8,13 @@
 
 pub mod clock;
 pub mod ethtool;
+pub mod filelock;
 pub mod ids;
 pub mod netdev;
 pub mod poll;
 pub mod procfs;
 pub mod reboot;
 pub mod signal;
+pub mod term;
 pub mod uname;
 pub mod unix_socket;
