@@ -632,18 +632,22 @@ fn with_nul(password: &str) -> Vec<u8> {
 #[test]
 fn auth_as_pam_exec_drives_it_locks_out_one_host_and_unlocks_after_the_window() {
     let root = users_root("auth");
-    std::fs::create_dir_all(root.path().join("etc/sensorctl")).unwrap();
-    std::fs::write(
-        root.path().join("etc/sensorctl/config.json"),
-        r#"{"version": 1, "login_max_failed": 3, "login_lockout_window_s": 4}"#,
-    )
-    .unwrap();
     let password = "Supp0rt-Login!";
     assert_eq!(legacy(root.path(), &["-u", "support", "-p", password]).run().code, 0);
     let (attacker, friend) = ("192.0.2.66", "192.0.2.7");
 
-    // Right and wrong passwords; with expose_authtok's trailing NUL and without it.
+    // Right and wrong passwords; with expose_authtok's trailing NUL and without it. The first
+    // check also times one PBKDF2 verification here (much slower under qemu-user), so that the
+    // lockout window can be short and still longer than the checks the test makes inside it.
+    let started = Instant::now();
     assert_eq!(pam_auth(root.path(), "auth", "support", Some(friend), &with_nul(password)).code, 0);
+    let window = 2 + (started.elapsed().as_secs_f64() * 8.0).ceil() as u64;
+    std::fs::create_dir_all(root.path().join("etc/sensorctl")).unwrap();
+    std::fs::write(
+        root.path().join("etc/sensorctl/config.json"),
+        format!(r#"{{"version": 1, "login_max_failed": 3, "login_lockout_window_s": {window}}}"#),
+    )
+    .unwrap();
     assert_eq!(pam_auth(root.path(), "auth", "support", Some(friend), password.as_bytes()).code, 0);
     let wrong = pam_auth(root.path(), "auth", "support", Some(friend), &with_nul("Supp0rt-Login?"));
     assert_eq!(wrong.code, 1);
@@ -678,7 +682,7 @@ fn auth_as_pam_exec_drives_it_locks_out_one_host_and_unlocks_after_the_window() 
     assert!(shown.stdout.contains(&format!("  {attacker} until ")), "{}", shown.stdout);
 
     // After the window the host may log in again.
-    std::thread::sleep(Duration::from_secs(5));
+    std::thread::sleep(Duration::from_secs(window + 1));
     assert_eq!(pam_auth(root.path(), "auth", "support", Some(attacker), &with_nul(password)).code, 0);
 
     // Bad invocations deny.
