@@ -222,6 +222,8 @@ pub enum Action {
         max_failed: Option<u32>,
         /// New window / lockout time, 1-86400 seconds.
         window_s: Option<u64>,
+        /// Structured output.
+        json: bool,
     },
     /// The pam_exec login check (the password comes on standard input).
     Auth {
@@ -316,8 +318,8 @@ pub fn run(action: &Action, ctx: &Context, out: &mut dyn Write) -> Result<Status
             crate::users::reset(ctx, user, source, out)
         }
         Action::OwnPassword {} => crate::users::own(ctx, out),
-        Action::LoginProtection { max_failed, window_s } => {
-            crate::login::protection(ctx, *max_failed, *window_s, out)
+        Action::LoginProtection { max_failed, window_s, json } => {
+            crate::login::protection(ctx, *max_failed, *window_s, *json, out)
         }
         Action::Auth { pam_type, user, rhost } => crate::login::auth(ctx, pam_type, user, rhost.as_deref(), out),
     }
@@ -419,7 +421,7 @@ mod tests {
             },
             Action::PasswordReset { user: "admin".into(), password: None, password_stdin: true, legacy_alias: false },
             Action::OwnPassword {},
-            Action::LoginProtection { max_failed: Some(7), window_s: None },
+            Action::LoginProtection { max_failed: Some(7), window_s: None, json: true },
             Action::Auth { pam_type: "auth".into(), user: "support".into(), rhost: Some("10.0.0.1".into()) },
         ] {
             let wire = action.serialize_json();

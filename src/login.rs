@@ -300,7 +300,13 @@ fn password_is_right(ctx: &Context, user: &UserName, password: &[u8]) -> Result<
 
 /// `system login-protection [--max-failed N] [--window S]`: shows the protection (limit,
 /// window, locked hosts) and sets the limit and window when given.
-pub fn protection(ctx: &Context, max_failed: Option<u32>, window_s: Option<u64>, out: &mut dyn Write) -> Result<Status> {
+pub fn protection(
+    ctx: &Context,
+    max_failed: Option<u32>,
+    window_s: Option<u64>,
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<Status> {
     if max_failed.is_some() || window_s.is_some() {
         let mut config = ctx.config()?.clone();
         if let Some(n) = max_failed {
@@ -322,14 +328,47 @@ pub fn protection(ctx: &Context, max_failed: Option<u32>, window_s: Option<u64>,
             config.login_lockout_window().as_secs()
         );
         audit::record(ctx, "login-protection", &what, "ok");
-        describe(&config, ctx, out)
+        describe(&config, ctx, json, out)
     } else {
         let config = ctx.config()?.clone();
-        describe(&config, ctx, out)
+        describe(&config, ctx, json, out)
     }
 }
 
-fn describe(config: &Config, ctx: &Context, out: &mut dyn Write) -> Result<Status> {
+#[derive(SerJson)]
+struct ProtectionReport {
+    max_failed: u32,
+    window_s: u64,
+    locked_hosts: Vec<LockedHost>,
+}
+
+#[derive(SerJson)]
+struct LockedHost {
+    host: String,
+    until: String,
+    failures: u32,
+}
+
+fn describe(config: &Config, ctx: &Context, json: bool, out: &mut dyn Write) -> Result<Status> {
+    let (now, _) = crate::sys::clock::realtime();
+    let state = load_state(&ctx.root.resolve(STATE_FILE))?;
+    let locked: Vec<&HostRecord> = state.hosts.iter().filter(|r| r.locked_until > now).collect();
+    if json {
+        let report = ProtectionReport {
+            max_failed: config.login_max_failed(),
+            window_s: config.login_lockout_window().as_secs(),
+            locked_hosts: locked
+                .iter()
+                .map(|r| LockedHost {
+                    host: r.host.clone(),
+                    until: Utc::from_unix(r.locked_until).iso8601(),
+                    failures: r.failures,
+                })
+                .collect(),
+        };
+        emit(out, &report.serialize_json())?;
+        return Ok(Status::Ok);
+    }
     emit(
         out,
         &format!(
@@ -338,9 +377,6 @@ fn describe(config: &Config, ctx: &Context, out: &mut dyn Write) -> Result<Statu
             config.login_lockout_window().as_secs()
         ),
     )?;
-    let (now, _) = crate::sys::clock::realtime();
-    let state = load_state(&ctx.root.resolve(STATE_FILE))?;
-    let locked: Vec<&HostRecord> = state.hosts.iter().filter(|r| r.locked_until > now).collect();
     if locked.is_empty() {
         emit(out, "Locked out hosts: none")?;
     } else {

@@ -20,6 +20,10 @@
 //! hashes are computed first, then both files are rewritten while the `/etc/.pwd.lock` lock is
 //! held. Every attempt, allowed or not, is recorded in the audit log — never the password.
 //!
+//! Passwords are read in-process (prompt or stdin) when the action runs. Once non-root callers
+//! go through the daemon, the client must read them first and send them in the action's
+//! `password` field (a [`Secret`]): the daemon has no terminal to ask on.
+//!
 //! Needs root (writes `/etc/shadow` and the users store).
 #![forbid(unsafe_code)]
 

@@ -8,6 +8,7 @@
 mod common;
 
 use common::*;
+use nanoserde::DeJson;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -613,6 +614,20 @@ fn passwd_asks_the_current_password_first_and_a_wrong_one_changes_nothing() {
     assert_no_secret_under(root.path(), &["Wrong-current1", "New-h0st-pass", "Supp0rt-Start!", "Supp0rt-Next!", "weak"]);
 }
 
+#[derive(DeJson)]
+struct ProtectionJson {
+    max_failed: u32,
+    window_s: u64,
+    locked_hosts: Vec<LockedHostJson>,
+}
+
+#[derive(DeJson)]
+struct LockedHostJson {
+    host: String,
+    until: String,
+    failures: u32,
+}
+
 /// `sensorctl auth` as pam_exec runs it: PAM_* in the environment, the password on stdin.
 fn pam_auth(root: &Path, pam_type: &str, user: &str, rhost: Option<&str>, authtok: &[u8]) -> Run {
     let mut cmd = sensorctl(root, &["auth"]).command();
@@ -680,6 +695,13 @@ fn auth_as_pam_exec_drives_it_locks_out_one_host_and_unlocks_after_the_window() 
     assert!(std::fs::read_to_string(&state).unwrap().contains(attacker));
     let shown = sensorctl(root.path(), &["--role", "cyberx", "system", "login-protection"]).run();
     assert!(shown.stdout.contains(&format!("  {attacker} until ")), "{}", shown.stdout);
+    let shown = sensorctl(root.path(), &["--role", "cyberx", "system", "login-protection", "--json"]).run();
+    let report = ProtectionJson::deserialize_json(shown.stdout.trim()).unwrap();
+    assert_eq!((report.max_failed, report.window_s), (3, window));
+    // The attacker, and the third host whose three failed logins (root, stranger, ghost) count too.
+    let hosts: Vec<(&str, u32)> = report.locked_hosts.iter().map(|h| (h.host.as_str(), h.failures)).collect();
+    assert_eq!(hosts, [("2001:db8::3", 3), (attacker, 3)], "{}", shown.stdout);
+    assert!(report.locked_hosts.iter().all(|h| h.until.ends_with('Z')));
 
     // After the window the host may log in again.
     std::thread::sleep(Duration::from_secs(window + 1));

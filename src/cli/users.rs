@@ -99,6 +99,9 @@ pub struct LoginProtectionArgs {
     /// the window failures count in, and how long a lockout lasts, 1-86400 seconds (default 900)
     #[argh(option)]
     pub window: Option<u64>,
+    /// print JSON with the limit, the window in seconds and the locked-out hosts
+    #[argh(switch)]
+    pub json: bool,
 }
 
 /// Parses `system login-protection`.
@@ -114,7 +117,7 @@ pub fn parse_login_protection(name: &[&str], args: &[&str]) -> Result<Action, ar
             return Err(usage_error(format!("--window {s}: must be 1-86400 seconds")));
         }
     }
-    Ok(Action::LoginProtection { max_failed: parsed.max_failed, window_s: parsed.window })
+    Ok(Action::LoginProtection { max_failed: parsed.max_failed, window_s: parsed.window, json: parsed.json })
 }
 
 /// Check a login for PAM: run by pam_exec with expose_authtok (password on standard input,
@@ -180,7 +183,7 @@ mod tests {
         assert!(parse_login_protection(&["x"], &["--window", "0"]).is_err());
         assert_eq!(
             parse_login_protection(&["x"], &["--max-failed", "100"]).unwrap(),
-            Action::LoginProtection { max_failed: Some(100), window_s: None }
+            Action::LoginProtection { max_failed: Some(100), window_s: None, json: false }
         );
     }
 }
