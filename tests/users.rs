@@ -498,7 +498,8 @@ fn kill_9_during_200_resets_never_leaves_a_torn_or_missing_shadow_file() {
     let typical = started.elapsed() / 5;
     let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
     let mut random = Xorshift(seed | 1);
-    let mut seen_hashes = vec![hash_of(root.path(), "cyberx_host")];
+    // Each hash the file held, with the run after which it was first seen (-1: before the runs).
+    let mut seen_hashes: Vec<(String, i64)> = vec![(hash_of(root.path(), "cyberx_host"), -1)];
     let (mut finished, mut killed) = (0, 0);
     for n in 0..200 {
         let mut child = reset(n).spawn().unwrap();
@@ -521,8 +522,8 @@ fn kill_9_during_200_resets_never_leaves_a_torn_or_missing_shadow_file() {
                 assert_eq!(fields.len(), 9, "run {n}: {new}");
                 let parts: Vec<&str> = fields[1].split('$').collect();
                 assert_eq!((parts.len(), parts[1], parts[3].len()), (4, "6", 86), "run {n}: {new}");
-                if seen_hashes.last().map(String::as_str) != Some(fields[1]) {
-                    seen_hashes.push(fields[1].to_string());
+                if seen_hashes.last().map(|(h, _)| h.as_str()) != Some(fields[1]) {
+                    seen_hashes.push((fields[1].to_string(), n as i64));
                 }
             } else {
                 assert_eq!(old, new, "run {n}");
@@ -531,16 +532,21 @@ fn kill_9_during_200_resets_never_leaves_a_torn_or_missing_shadow_file() {
     }
     eprintln!("kill -9 test: {killed} killed, {finished} finished, {} distinct hashes, typical run {typical:?}", seen_hashes.len());
     assert!(killed >= 50, "too few kills landed while running ({killed})");
-    // Every hash the file ever held is the hash of one of the passwords we set: Python checks.
-    let mut candidates: Vec<String> = (0..200).map(|n| format!("Kill-test-{n}!")).collect();
-    candidates.extend((1000..1005).map(|n| format!("Kill-test-{n}!")));
-    candidates.push(old_password("cyberx_host").to_string());
-    let (joined_hashes, joined_candidates) = (seen_hashes.join("\n"), candidates.join("\n"));
+    // Every hash the file ever held is the hash of a password set by a run up to the one after
+    // which it appeared (most likely that very run, so Python tries the latest first).
+    let listed: Vec<String> = seen_hashes.iter().map(|(h, n)| format!("{n} {h}")).collect();
     let out = python(
         "import crypt,sys\n\
-         cands=sys.argv[2].split('\\n')\n\
-         print(all(any(crypt.crypt(c,h)==h for c in cands) for h in sys.argv[1].split('\\n')))",
-        &[&joined_hashes, &joined_candidates],
+         def candidates(n):\n\
+         \x20   yield from ('Kill-test-%d!' % i for i in range(n, -1, -1))\n\
+         \x20   yield from ('Kill-test-%d!' % i for i in range(1004, 999, -1))\n\
+         \x20   yield sys.argv[2]\n\
+         ok=True\n\
+         for entry in sys.argv[1].split('\\n'):\n\
+         \x20   n,h=entry.split(' ',1)\n\
+         \x20   ok=ok and any(crypt.crypt(c,h)==h for c in candidates(int(n)))\n\
+         print(ok)",
+        &[&listed.join("\n"), old_password("cyberx_host")],
     );
     assert_eq!(out.trim(), "True");
     // A reset that runs to the end clears what the killed ones left behind.
