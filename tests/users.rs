@@ -767,3 +767,64 @@ fn login_protection_shows_and_sets_the_limit_for_cyberx_only() {
     assert!(audit.iter().any(|l| l.contains("role=cyberx action=login-protection target=\"max-failed=20,window=900\" result=ok")), "{audit:?}");
     assert_eq!(audit.iter().filter(|l| l.contains("action=login-protection target=- result=denied")).count(), 3);
 }
+
+/// Drives `sensorctl system password cyberx_host` on a pseudo-terminal (Python's pty.fork, so
+/// the pty is the controlling terminal and Ctrl-C raises SIGINT), typing `answers` at the
+/// prompts; prints what the terminal showed (repr), the exit code, and whether ECHO was back on.
+const PTY_DRIVER: &str = "import os,pty,sys,termios,time\n\
+pid,fd=pty.fork()\n\
+if pid==0:\n\
+\x20   os.execve(sys.argv[1],[sys.argv[1],'system','password','cyberx_host'],{'SENSORCTL_ROOT':sys.argv[2],'PATH':'/usr/bin:/bin'})\n\
+seen=b''\n\
+def until(token):\n\
+\x20   global seen\n\
+\x20   end=time.time()+20\n\
+\x20   while token not in seen and time.time()<end:\n\
+\x20       try: chunk=os.read(fd,1024)\n\
+\x20       except OSError: break\n\
+\x20       if not chunk: break\n\
+\x20       seen+=chunk\n\
+for prompt,answer in zip([b'New password: ',b'Retype new password: '],sys.argv[3:]):\n\
+\x20   until(prompt)\n\
+\x20   time.sleep(0.2)\n\
+\x20   os.write(fd,answer.encode().decode('unicode_escape').encode())\n\
+until(b'\\x00never')\n\
+echo=bool(termios.tcgetattr(fd)[3] & termios.ECHO)\n\
+_,status=os.waitpid(pid,0)\n\
+print(repr(seen))\n\
+print(os.waitstatus_to_exitcode(status))\n\
+print(echo)";
+
+fn on_a_pty(root: &Path, answers: &[&str]) -> (String, i32, bool) {
+    let bin = bin();
+    let mut args = vec![bin.to_str().unwrap(), root.to_str().unwrap()];
+    args.extend_from_slice(answers);
+    let out = python(PTY_DRIVER, &args);
+    let lines: Vec<&str> = out.lines().collect();
+    (lines[0].to_string(), lines[1].parse().unwrap(), lines[2] == "True")
+}
+
+#[test]
+fn on_a_terminal_the_password_is_not_echoed_and_echo_comes_back() {
+    if std::env::var_os("SENSORCTL_RUNNER").is_some_and(|r| !r.is_empty()) {
+        eprintln!("skipped: under qemu-user the pty drives qemu, not the binary; covered natively");
+        return;
+    }
+    let root = users_root("pty");
+    let (screen, code, echo) = on_a_pty(root.path(), &["Pty-Secret-1!\\n", "Pty-Secret-1!\\n"]);
+    assert_eq!(code, 0, "{screen}");
+    assert!(screen.contains("New password: ") && screen.contains("Retype new password: "), "{screen}");
+    assert!(screen.contains("resetting the password of OS user"), "{screen}");
+    assert!(!screen.contains("Pty-Secret"), "the password was echoed: {screen}");
+    assert!(echo, "echo must be back on after the command");
+    assert!(crypt_matches("Pty-Secret-1!", &hash_of(root.path(), "cyberx_host")));
+
+    // Ctrl-C at the prompt: ends the command, changes nothing, and echo is on again.
+    let before = shadow_bytes(root.path());
+    let (screen, code, echo) = on_a_pty(root.path(), &["Half\\x03"]);
+    assert_eq!(code, 1, "{screen}");
+    assert!(screen.contains("interrupted; nothing was changed"), "{screen}");
+    assert!(!screen.contains("Half"), "{screen}");
+    assert!(echo, "echo must be restored after Ctrl-C");
+    assert_eq!(shadow_bytes(root.path()), before);
+}
