@@ -252,6 +252,37 @@ pub enum Action {
         /// The directory (as given; created symlinks point at this executable).
         dir: String,
     },
+    /// Reset an appliance user's password (OS and web UI).
+    PasswordReset {
+        /// The user (validated as a [`crate::validate::UserName`] when run).
+        user: String,
+        /// The new password from argv (`-p`); `None`: read it from stdin or ask for it.
+        password: Option<crate::password::Secret>,
+        /// Read the new password from one line of standard input instead of asking twice.
+        password_stdin: bool,
+        /// Invoked as the 2022 alias `cyberx-users-password-reset`, which only cyberx may use.
+        legacy_alias: bool,
+    },
+    /// Change the caller's own password.
+    OwnPassword {},
+    /// Show or set the failed-login protection.
+    LoginProtection {
+        /// New limit of failed logins per remote host, 1-100.
+        max_failed: Option<u32>,
+        /// New window / lockout time, 1-86400 seconds.
+        window_s: Option<u64>,
+        /// Structured output.
+        json: bool,
+    },
+    /// The pam_exec login check (the password comes on standard input).
+    Auth {
+        /// `PAM_TYPE` (`auth`, or `account` for the lockout alone).
+        pam_type: String,
+        /// `PAM_USER`, as given (validated when run).
+        user: String,
+        /// `PAM_RHOST`, if the login is remote.
+        rhost: Option<String>,
+    },
 }
 
 impl Action {
@@ -274,6 +305,37 @@ impl Action {
             Action::Ping { .. } => ActionKind::Ping,
             Action::InternetCheck { .. } => ActionKind::InternetCheck,
             Action::Daemon {} => ActionKind::Daemon,
+            Action::PasswordReset { .. } => ActionKind::PasswordReset,
+            Action::OwnPassword {} => ActionKind::OwnPassword,
+            Action::LoginProtection { .. } => ActionKind::LoginProtection,
+            Action::Auth { .. } => ActionKind::Auth,
+        }
+    }
+
+    /// The audit log's action name and target for actions whose every attempt is audited,
+    /// denials included (see [`crate::audit`]); `None` for the others.
+    pub fn audit_entry(&self) -> Option<(&'static str, String)> {
+        match self {
+            Action::PasswordReset { user, .. } => Some(("password-reset", user.clone())),
+            Action::OwnPassword {} => Some(("passwd", "-".to_string())),
+            Action::LoginProtection { .. } => Some(("login-protection", "-".to_string())),
+            Action::Auth { user, .. } => Some(("login", user.clone())),
+            Action::Version { .. }
+            | Action::Date { .. }
+            | Action::Sanity { .. }
+            | Action::Reboot {}
+            | Action::Shutdown {}
+            | Action::Shell { .. }
+            | Action::NetworkBlink { .. }
+            | Action::Ping { .. }
+            | Action::InternetCheck { .. }
+            | Action::Daemon {}
+            | Action::NetworkList { .. }
+            | Action::NtpEnable { .. }
+            | Action::NtpDisable { .. }
+            | Action::NtpStatus { .. }
+            | Action::NtpQuery { .. }
+            | Action::Install { .. } => None,
         }
     }
 }
@@ -300,7 +362,12 @@ pub fn perform(action: &Action, ctx: &Context, out: &mut dyn Write) -> Result<St
 
 /// check → authorize → act: the one way any action is executed.
 pub fn run(action: &Action, ctx: &Context, out: &mut dyn Write) -> Result<Status> {
-    authorize(ctx.caller.role, action.kind())?;
+    if let Err(denied) = authorize(ctx.caller.role, action.kind()) {
+        if let Some((name, target)) = action.audit_entry() {
+            crate::audit::record(ctx, name, &target, "denied");
+        }
+        return Err(denied);
+    }
     // The kind only: an action may carry a password.
     log::info!("{} (uid {}, role {}) runs {:?}", ctx.caller.user_name(), ctx.caller.uid, ctx.caller.role, action.kind());
     match action {
@@ -332,6 +399,22 @@ pub fn run(action: &Action, ctx: &Context, out: &mut dyn Write) -> Result<Status
         }
         Action::InternetCheck { url, json } => crate::internet::run(ctx, url.as_deref(), *json, out),
         Action::Daemon {} => crate::daemon::run(ctx, out),
+        Action::PasswordReset { user, password, password_stdin, legacy_alias } => {
+            if *legacy_alias {
+                crate::users::authorize_legacy_alias(ctx, user)?;
+            }
+            let source = match (password, password_stdin) {
+                (Some(password), _) => crate::users::Source::Argv(password),
+                (None, true) => crate::users::Source::Stdin,
+                (None, false) => crate::users::Source::Prompt,
+            };
+            crate::users::reset(ctx, user, source, out)
+        }
+        Action::OwnPassword {} => crate::users::own(ctx, out),
+        Action::LoginProtection { max_failed, window_s, json } => {
+            crate::login::protection(ctx, *max_failed, *window_s, *json, out)
+        }
+        Action::Auth { pam_type, user, rhost } => crate::login::auth(ctx, pam_type, user, rhost.as_deref(), out),
     }
 }
 
@@ -428,10 +511,32 @@ mod tests {
             Action::Sanity { json: true },
             Action::Reboot {},
             Action::Shutdown {},
+            Action::PasswordReset {
+                user: "support".into(),
+                password: Some(crate::password::Secret::new("Pass \"wörd\"-1".into())),
+                password_stdin: false,
+                legacy_alias: true,
+            },
+            Action::PasswordReset { user: "admin".into(), password: None, password_stdin: true, legacy_alias: false },
+            Action::OwnPassword {},
+            Action::LoginProtection { max_failed: Some(7), window_s: None, json: true },
+            Action::Auth { pam_type: "auth".into(), user: "support".into(), rhost: Some("10.0.0.1".into()) },
         ] {
             let wire = action.serialize_json();
             assert_eq!(Action::deserialize_json(&wire).unwrap(), action, "{wire}");
         }
         assert!(Action::deserialize_json("{\"Bogus\":{}}").is_err());
+    }
+
+    #[test]
+    fn a_password_in_an_action_never_reaches_a_debug_print() {
+        let action = Action::PasswordReset {
+            user: "support".into(),
+            password: Some(crate::password::Secret::new("Never-Shown1".into())),
+            password_stdin: false,
+            legacy_alias: true,
+        };
+        let text = format!("{action:?}");
+        assert!(!text.contains("Never-Shown1") && text.contains("<redacted>"), "{text}");
     }
 }

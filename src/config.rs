@@ -21,6 +21,16 @@ pub const VERSION: u32 = 1;
 /// Default idle logout of the restricted shell, in seconds.
 pub const DEFAULT_SHELL_IDLE_TIMEOUT_S: u64 = 300;
 
+/// Default number of failed logins from one remote host before it is locked out.
+pub const DEFAULT_LOGIN_MAX_FAILED: u32 = 5;
+/// The range `login_max_failed` may take.
+pub const LOGIN_MAX_FAILED_RANGE: std::ops::RangeInclusive<u32> = 1..=100;
+/// Default lockout window, in seconds: failures count within it, and a locked host stays locked
+/// for it.
+pub const DEFAULT_LOGIN_LOCKOUT_WINDOW_S: u64 = 900;
+/// The range `login_lockout_window_s` may take (one second to one day).
+pub const LOGIN_LOCKOUT_WINDOW_RANGE: std::ops::RangeInclusive<u64> = 1..=86_400;
+
 /// The configuration document.
 #[derive(Clone, Debug, PartialEq, DeJson, SerJson)]
 pub struct Config {
@@ -48,6 +58,12 @@ pub struct Config {
     /// Seconds between the daemon's NTP syncs (default 1024, as NTP's default poll; 16-86400).
     #[nserde(default)]
     pub ntp_poll_interval_s: Option<u64>,
+    /// Failed logins from one remote host before `sensorctl auth` locks it out (1-100; default 5).
+    #[nserde(default)]
+    pub login_max_failed: Option<u32>,
+    /// The failed-login window and lockout time, seconds (1-86400; default 900).
+    #[nserde(default)]
+    pub login_lockout_window_s: Option<u64>,
 }
 
 impl Default for Config {
@@ -61,6 +77,8 @@ impl Default for Config {
             internet_check_timeout_s: None,
             ntp_servers: Vec::new(),
             ntp_poll_interval_s: None,
+            login_max_failed: None,
+            login_lockout_window_s: None,
         }
     }
 }
@@ -94,6 +112,12 @@ impl Config {
         for server in &config.ntp_servers {
             crate::validate::Ipv4::parse(server).map_err(|e| bad(format!("ntp_servers: {e}")))?;
         }
+        if config.login_max_failed.is_some_and(|n| !LOGIN_MAX_FAILED_RANGE.contains(&n)) {
+            return Err(bad("login_max_failed: must be 1-100".to_string()));
+        }
+        if config.login_lockout_window_s.is_some_and(|s| !LOGIN_LOCKOUT_WINDOW_RANGE.contains(&s)) {
+            return Err(bad("login_lockout_window_s: must be 1-86400".to_string()));
+        }
         Ok(config)
     }
 
@@ -111,6 +135,16 @@ impl Config {
     /// How often the daemon syncs the clock.
     pub fn ntp_poll_interval(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.ntp_poll_interval_s.unwrap_or(1024).clamp(16, 86_400))
+    }
+
+    /// Failed logins from one remote host before it is locked out.
+    pub fn login_max_failed(&self) -> u32 {
+        self.login_max_failed.unwrap_or(DEFAULT_LOGIN_MAX_FAILED)
+    }
+
+    /// The failed-login window, which is also how long a locked host stays locked.
+    pub fn login_lockout_window(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.login_lockout_window_s.unwrap_or(DEFAULT_LOGIN_LOCKOUT_WINDOW_S))
     }
 
     /// The shell's idle logout.
@@ -154,6 +188,9 @@ mod tests {
             (b"{\"version\": 1, \"shell_idle_timeout_s\": 0}", "at least 1"),
             (b"{\"version\": 1, \"ntp_servers\": [\"10.0.0.1\", \"010.0.0.2\"]}", "ntp_servers: invalid IPv4 address '010.0.0.2'"),
             (b"{\"version\": 1, \"ntp_servers\": \"10.0.0.1\"}", "not a valid config file"),
+            (b"{\"version\": 1, \"login_max_failed\": 0}", "login_max_failed: must be 1-100"),
+            (b"{\"version\": 1, \"login_max_failed\": 101}", "login_max_failed: must be 1-100"),
+            (b"{\"version\": 1, \"login_lockout_window_s\": 0}", "login_lockout_window_s"),
         ] {
             std::fs::write(&path, text).unwrap();
             let err = Config::load(&root).unwrap_err();

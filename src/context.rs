@@ -20,6 +20,9 @@ pub struct Context {
     pub root: RootDir,
     /// Who runs the command, and as which role.
     pub caller: Caller,
+    /// Set when the daemon runs the action: questions go back over the socket to the caller's
+    /// terminal instead of to this process's standard input.
+    pub asker: Option<crate::daemon::RemoteAsker>,
     board_spec: Option<String>,
     config: OnceCell<Config>,
     board: OnceCell<Board>,
@@ -39,6 +42,7 @@ impl Context {
     pub fn for_uid(root: RootDir, board_spec: Option<String>, role: Option<Role>, uid: u32) -> Result<Context> {
         let mut ctx = Context {
             caller: Caller::identify(0, None, &[]),
+            asker: None,
             root,
             board_spec,
             config: OnceCell::new(),

@@ -67,6 +67,17 @@ pub enum Reply {
         /// The line, without its newline.
         text: String,
     },
+    /// The action asks the caller a question (a password, a confirmation): the CLI shows
+    /// `text`, reads a line from its terminal (without echo when `secret`) and sends an
+    /// [`Answer`].
+    Prompt {
+        /// The request's id.
+        id: u64,
+        /// The prompt as the action would print it.
+        text: String,
+        /// Whether the answer must not be echoed.
+        secret: bool,
+    },
     /// The action ended.
     Done {
         /// The request's id (0 when the request could not be read).
@@ -77,6 +88,45 @@ pub enum Reply {
         /// nanoserde writes a stray comma for a None in an enum variant.)
         error: String,
     },
+}
+
+/// The caller's answer to a [`Reply::Prompt`], sent while its request runs.
+#[derive(Clone, Debug, PartialEq, DeJson, SerJson)]
+pub struct Answer {
+    /// The request's id.
+    pub id: u64,
+    /// The line typed, without its newline.
+    pub text: String,
+    /// The caller's input ended instead.
+    pub eof: bool,
+}
+
+/// What an action running on the blocking pool hands to its connection.
+enum Event {
+    Line(String),
+    Prompt { text: String, secret: bool },
+}
+
+/// An action's way back to the caller's terminal when the daemon runs it (see
+/// [`crate::context::Context::asker`]).
+#[derive(Clone)]
+pub struct RemoteAsker {
+    events: smol::channel::Sender<Event>,
+    answers: smol::channel::Receiver<Answer>,
+}
+
+impl RemoteAsker {
+    /// Shows `prompt` on the caller's terminal and waits for the line typed there; `None` when
+    /// the caller's input ended or the caller went away.
+    pub fn ask(&self, prompt: &str, secret: bool) -> io::Result<Option<Vec<u8>>> {
+        self.events
+            .send_blocking(Event::Prompt { text: prompt.to_string(), secret })
+            .map_err(|_| io::Error::from(io::ErrorKind::BrokenPipe))?;
+        match self.answers.recv_blocking() {
+            Ok(answer) if !answer.eof => Ok(Some(answer.text.into_bytes())),
+            _ => Ok(None),
+        }
+    }
 }
 
 /// The socket's path under `root`.
@@ -304,8 +354,9 @@ impl Daemon {
             }
         };
         let mut reader = BufReader::new(&stream);
+        let mut pending = Vec::new();
         loop {
-            let line = match read_request(&mut reader).await {
+            let line = match read_request(&mut reader, &mut pending).await {
                 Incoming::Line(line) => line,
                 Incoming::TooLong => {
                     let reply = Reply::Done {
@@ -328,36 +379,71 @@ impl Daemon {
                     continue;
                 }
             };
-            if self.execute(request, peer.uid, &mut writer).await.is_err() {
+            if self.execute(request, peer.uid, &mut reader, &mut pending, &mut writer).await.is_err() {
                 return; // the client went away
             }
         }
     }
 
     /// Runs one request for the peer `uid`, streaming its output lines as they come.
-    async fn execute(self: &Arc<Self>, request: Request, uid: u32, writer: &mut &Async<UnixStream>) -> io::Result<()> {
+    async fn execute(
+        self: &Arc<Self>,
+        request: Request,
+        uid: u32,
+        reader: &mut BufReader<&Async<UnixStream>>,
+        pending: &mut Vec<u8>,
+        writer: &mut &Async<UnixStream>,
+    ) -> io::Result<()> {
         let id = request.id;
-        let (lines_tx, lines_rx) = smol::channel::unbounded::<String>();
+        let (events_tx, events_rx) = smol::channel::unbounded::<Event>();
+        let (answers_tx, answers_rx) = smol::channel::unbounded::<Answer>();
+        let asker = RemoteAsker { events: events_tx.clone(), answers: answers_rx };
         let daemon = Arc::clone(self);
-        let task = smol::unblock(move || daemon.run_for(request.action, uid, lines_tx));
-        while let Ok(text) = lines_rx.recv().await {
-            send(writer, &Reply::Line { id, text }).await?;
+        let task = smol::unblock(move || daemon.run_for(request.action, uid, events_tx, asker));
+        // Forward the action's output and questions; meanwhile the caller may send answers.
+        let mut caller_gone = false;
+        loop {
+            let event = async { Ok::<_, Incoming>(events_rx.recv().await) };
+            let incoming = async {
+                if caller_gone {
+                    smol::future::pending::<()>().await;
+                }
+                Err(read_request(reader, pending).await)
+            };
+            match smol::future::or(event, incoming).await {
+                Ok(Ok(Event::Line(text))) => send(writer, &Reply::Line { id, text }).await?,
+                Ok(Ok(Event::Prompt { text, secret })) => send(writer, &Reply::Prompt { id, text, secret }).await?,
+                Ok(Err(_)) => break, // the action ended: every sender is gone
+                Err(Incoming::Line(line)) => match Answer::deserialize_json(&line) {
+                    Ok(answer) if answer.id == id => {
+                        let _ = answers_tx.send(answer).await;
+                    }
+                    _ => log::warn!("peer uid {uid}: unexpected line while request {id} runs"),
+                },
+                Err(Incoming::TooLong | Incoming::Closed | Incoming::Idle) => {
+                    // No more answers can come: questions get end of input.
+                    caller_gone = true;
+                    answers_tx.close();
+                }
+            }
         }
         let (exit, error) = task.await;
         send(writer, &Reply::Done { id, exit, error }).await
     }
 
     /// On the blocking pool: establish the caller, check the policy, act.
-    fn run_for(&self, action: Action, uid: u32, lines: smol::channel::Sender<String>) -> (u8, String) {
-        let mut out = LineSender { lines, partial: Vec::new() };
+    fn run_for(&self, action: Action, uid: u32, events: smol::channel::Sender<Event>, asker: RemoteAsker) -> (u8, String) {
+        let mut out = LineSender { events, partial: Vec::new() };
         let result = (|| {
             let kind = action.kind();
             if !served(kind) {
                 return Err(Error::Usage(format!("{kind:?} is not served over the daemon socket")));
             }
-            let ctx = Context::for_uid(self.root.clone(), self.board_spec.clone(), None, uid)?;
-            action::authorize(ctx.caller.role, kind)?;
-            let _one_at_a_time = if changes_state(kind) {
+            let mut ctx = Context::for_uid(self.root.clone(), self.board_spec.clone(), None, uid)?;
+            ctx.asker = Some(asker);
+            // action::run checks the policy (and audits a denial); the lock is only for
+            // actions that will run.
+            let _one_at_a_time = if changes_state(kind) && action::permits(ctx.caller.role, kind) {
                 Some(self.state_lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
             } else {
                 None
@@ -390,7 +476,7 @@ impl Drop for Slot<'_> {
 
 /// An action's output, passed line by line to the connection that waits for it.
 struct LineSender {
-    lines: smol::channel::Sender<String>,
+    events: smol::channel::Sender<Event>,
     partial: Vec<u8>,
 }
 
@@ -398,7 +484,7 @@ impl LineSender {
     fn finish(&mut self) {
         if !self.partial.is_empty() {
             let text = String::from_utf8_lossy(&std::mem::take(&mut self.partial)).into_owned();
-            let _ = self.lines.send_blocking(text);
+            let _ = self.events.send_blocking(Event::Line(text));
         }
     }
 }
@@ -410,7 +496,7 @@ impl Write for LineSender {
             let line: Vec<u8> = self.partial.drain(..=at).collect();
             let text = String::from_utf8_lossy(&line[..line.len() - 1]).into_owned();
             // The client hung up: tell the action, as a closed stdout would.
-            self.lines.send_blocking(text).map_err(|_| io::Error::from(io::ErrorKind::BrokenPipe))?;
+            self.events.send_blocking(Event::Line(text)).map_err(|_| io::Error::from(io::ErrorKind::BrokenPipe))?;
         }
         Ok(buf.len())
     }
@@ -420,9 +506,10 @@ impl Write for LineSender {
     }
 }
 
-async fn read_request(reader: &mut BufReader<&Async<UnixStream>>) -> Incoming {
+/// Reads one line into `line` (kept by the caller, so that a read cancelled half way loses
+/// nothing) and returns it once complete.
+async fn read_request(reader: &mut BufReader<&Async<UnixStream>>, line: &mut Vec<u8>) -> Incoming {
     let read = async {
-        let mut line = Vec::new();
         loop {
             let available = match reader.fill_buf().await {
                 Ok(bytes) => bytes,
@@ -438,11 +525,14 @@ async fn read_request(reader: &mut BufReader<&Async<UnixStream>>) -> Incoming {
             line.extend_from_slice(&available[..take]);
             reader.consume(take);
             if line.len() > MAX_REQUEST + 1 {
+                line.clear();
                 return Incoming::TooLong;
             }
             if complete {
                 line.pop();
-                return Incoming::Line(String::from_utf8_lossy(&line).into_owned());
+                let text = String::from_utf8_lossy(line).into_owned();
+                line.clear();
+                return Incoming::Line(text);
             }
         }
     };
@@ -476,6 +566,7 @@ pub fn call(root: &RootDir, action: &Action, out: &mut dyn Write) -> Result<Stat
     (&stream).write_all(text.as_bytes()).map_err(|e| Error::io("send to the daemon at", &path, e))?;
     let mut replies = StdBufReader::new(&stream);
     let mut line = String::new();
+    let mut terminal: Option<crate::password::Input> = None;
     loop {
         line.clear();
         let read = replies.read_line(&mut line).map_err(|e| Error::io("read from the daemon at", &path, e))?;
@@ -484,6 +575,26 @@ pub fn call(root: &RootDir, action: &Action, out: &mut dyn Write) -> Result<Stat
         }
         match Reply::deserialize_json(line.trim_end()) {
             Ok(Reply::Line { text, .. }) => emit(out, &text)?,
+            Ok(Reply::Prompt { id, text, secret }) => {
+                out.write_all(text.as_bytes())
+                    .and_then(|()| out.flush())
+                    .map_err(|e| Error::io("write", "standard output", e))?;
+                if terminal.is_none() {
+                    terminal = Some(crate::password::Input::stdin()?);
+                }
+                let answer = match terminal.as_mut() {
+                    Some(input) => input.read_answer(secret, !text.is_empty(), out)?,
+                    None => None,
+                };
+                let reply = Answer {
+                    id,
+                    eof: answer.is_none(),
+                    text: answer.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()).unwrap_or_default(),
+                };
+                let mut text = reply.serialize_json();
+                text.push('\n');
+                (&stream).write_all(text.as_bytes()).map_err(|e| Error::io("send to the daemon at", &path, e))?;
+            }
             Ok(Reply::Done { exit: 0, .. }) => return Ok(Status::Ok),
             Ok(Reply::Done { exit: 1, error, .. }) if error.is_empty() => return Ok(Status::Problem),
             Ok(Reply::Done { exit, error, .. }) => {
@@ -507,9 +618,12 @@ mod tests {
             Reply::Line { id: 7, text: "Version: x \"quoted\"".into() },
             Reply::Done { id: 7, exit: 77, error: "permission denied for role support".into() },
             Reply::Done { id: 7, exit: 0, error: String::new() },
+            Reply::Prompt { id: 7, text: "(current) UNIX password: ".into(), secret: true },
         ] {
             assert_eq!(Reply::deserialize_json(&reply.serialize_json()).unwrap(), reply);
         }
+        let answer = Answer { id: 7, text: "p\"w\\d".into(), eof: false };
+        assert_eq!(Answer::deserialize_json(&answer.serialize_json()).unwrap(), answer);
         assert_eq!(
             Reply::Done { id: 7, exit: 0, error: String::new() }.serialize_json(),
             r#"{"Done":{"id":7,"exit":0,"error":""}}"#,
@@ -520,12 +634,17 @@ mod tests {
     #[test]
     fn line_sender_splits_output_into_lines_and_keeps_the_tail() {
         let (tx, rx) = smol::channel::unbounded();
-        let mut out = LineSender { lines: tx, partial: Vec::new() };
+        let mut out = LineSender { events: tx, partial: Vec::new() };
         out.write_all(b"one\ntw").unwrap();
         out.write_all(b"o\nthree").unwrap();
         out.finish();
         drop(out);
-        let got: Vec<String> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
+        let got: Vec<String> = std::iter::from_fn(|| rx.try_recv().ok())
+            .map(|event| match event {
+                Event::Line(text) => text,
+                Event::Prompt { text, .. } => format!("prompt {text}"),
+            })
+            .collect();
         assert_eq!(got, ["one", "two", "three"]);
     }
 

@@ -7,6 +7,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod action;
+pub mod audit;
 pub mod blink;
 pub mod board;
 pub mod cli;
@@ -20,15 +21,21 @@ pub mod install;
 pub mod internet;
 pub mod netlist;
 pub mod ntp;
+pub mod localusers;
+pub mod login;
+pub mod password;
 pub mod paths;
 pub mod ping;
 pub mod power;
 pub mod role;
+pub mod shacrypt;
+pub mod shadow;
 pub mod shell;
 pub mod store;
 pub mod supervisor;
 pub mod sys;
 pub mod time;
+pub mod users;
 pub mod validate;
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ pub mod network;
 pub mod ntp;
 pub mod shell;
 pub mod system;
+pub mod users;
 
 use crate::action::{self, Action, ActionKind, Status};
 use crate::context::Context;
@@ -76,6 +77,34 @@ pub static COMMANDS: &[Command] = &[
         kind: ActionKind::Shutdown,
         summary: "power off the appliance now",
         parse: system::parse_shutdown,
+    },
+    Command {
+        path: &["system", "password"],
+        aliases: &["cyberx-users-password-reset"],
+        kind: ActionKind::PasswordReset,
+        summary: "reset an appliance user's password (OS and web login)",
+        parse: users::parse_password,
+    },
+    Command {
+        path: &["system", "login-protection"],
+        aliases: &[],
+        kind: ActionKind::LoginProtection,
+        summary: "show or set the failed-login protection",
+        parse: users::parse_login_protection,
+    },
+    Command {
+        path: &["passwd"],
+        aliases: &[],
+        kind: ActionKind::OwnPassword,
+        summary: "change your own password",
+        parse: users::parse_passwd,
+    },
+    Command {
+        path: &["auth"],
+        aliases: &[],
+        kind: ActionKind::Auth,
+        summary: "check a login for PAM (pam_exec expose_authtok)",
+        parse: users::parse_auth,
     },
     Command {
         path: &["date"],
@@ -193,7 +222,7 @@ pub static COMMANDS: &[Command] = &[
 
 /// Commands that only make sense from a login, never typed inside the restricted shell.
 pub fn shell_may_run(kind: ActionKind) -> bool {
-    !matches!(kind, ActionKind::Shell | ActionKind::Daemon | ActionKind::Install)
+    !matches!(kind, ActionKind::Shell | ActionKind::Daemon | ActionKind::Install | ActionKind::Auth)
 }
 
 /// The result of looking words up in the command table.

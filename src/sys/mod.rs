@@ -8,6 +8,7 @@
 
 pub mod clock;
 pub mod ethtool;
+pub mod filelock;
 pub mod icmp;
 pub mod ids;
 pub mod netdev;
@@ -20,5 +21,6 @@ pub mod random;
 pub mod reboot;
 pub mod signal;
 pub mod socket;
+pub mod term;
 pub mod uname;
 pub mod unix_socket;
