@@ -18,6 +18,7 @@ pub mod health;
 pub mod info;
 pub mod install;
 pub mod internet;
+pub mod netconf;
 pub mod netlist;
 pub mod paths;
 pub mod ping;

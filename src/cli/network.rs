@@ -1,11 +1,35 @@
-//! argh arguments of the `network` category: argv → [`Action`].
+//! argh arguments of the `network` category: argv → [`Action`]; and the client-side half of
+//! `network reconfigure`, the setup wizard.
 //!
-//! Pure; needs no privileges.
+//! The wizard asks its questions here, in the caller's own process, before the Action is run
+//! or sent to the daemon: the support user reaches `network reconfigure` through the daemon's
+//! socket, which has no terminal, so the daemon cannot ask anything. The argh parser only
+//! checks the syntax of the flags given; [`complete_reconfigure`] (called by `cli::main` and
+//! by the restricted shell) then asks for every setting no flag gave — current values in
+//! brackets, an empty answer keeps it, a bad answer is explained and asked again — shows the
+//! summary and asks `[Y/n]`. With `--yes` it asks nothing: missing settings keep their current
+//! values. With flags, a bad value is a one-line error, exit 2, before anything changes. The
+//! Action then carries every answer, and the executor (`crate::netconf::reconfigure`)
+//! validates them again and applies; see that module for why the work is split so.
+//!
+//! Parsing is pure; the wizard reads standard input and the kernel's link, address and route
+//! tables (no privileges needed) and, when it may, the config.
 #![forbid(unsafe_code)]
 
-use crate::action::Action;
-use crate::validate::IfName;
+use crate::action::{Action, ActionKind};
+use crate::board::Board;
+use crate::context::Context;
+use crate::error::Error;
+use crate::netconf::{self, Current, Kernel, Monitor, Settings};
+use crate::paths::RootDir;
+use crate::shell::{Input, LineReader};
+use crate::sys::netlink::Link;
+use crate::validate::{printable, DirPath, IfName, Ipv4, Netmask};
 use argh::FromArgs;
+use crate::error::Result as CmdResult;
+use std::io::{Read, Write};
+use std::os::fd::AsFd;
+use std::time::Duration;
 
 fn usage_error(message: String) -> argh::EarlyExit {
     argh::EarlyExit { output: message, status: Err(()) }
@@ -106,6 +130,422 @@ pub struct ListArgs {
 pub fn parse_list(name: &[&str], args: &[&str]) -> Result<Action, argh::EarlyExit> {
     let parsed = ListArgs::from_args(name, args)?;
     Ok(Action::NetworkList { all: parsed.all, json: parsed.json })
+}
+
+/// Compare the configured management network settings with the system (addresses, default
+/// route, resolver file, monitor interfaces).
+#[derive(FromArgs, Debug)]
+pub struct ValidateArgs {
+    /// print JSON with the settings and every difference instead of the text
+    #[argh(switch)]
+    pub json: bool,
+}
+
+/// Parses `network validate`.
+pub fn parse_validate(name: &[&str], args: &[&str]) -> Result<Action, argh::EarlyExit> {
+    let parsed = ValidateArgs::from_args(name, args)?;
+    Ok(Action::NetworkValidate { json: parsed.json })
+}
+
+/// The setup wizard: management interface, IP, subnet, default gateway, DNS, monitor and ERSPAN
+/// interfaces, backup directory. Asks for every setting not given as a flag (the current value
+/// in brackets; an empty answer keeps it), shows a summary and asks to confirm.
+#[derive(FromArgs, Debug)]
+pub struct ReconfigureArgs {
+    /// the management interface, e.g. eth0
+    #[argh(option)]
+    pub interface: Option<String>,
+    /// the management IPv4 address, e.g. 192.0.2.10
+    #[argh(option)]
+    pub ip: Option<String>,
+    /// the subnet mask, e.g. 255.255.255.0 (or /24)
+    #[argh(option)]
+    pub subnet: Option<String>,
+    /// the default gateway; must lie inside the subnet
+    #[argh(option)]
+    pub gateway: Option<String>,
+    /// a DNS server (repeatable or comma-separated, at most 3; "none" for none)
+    #[argh(option)]
+    pub dns: Vec<String>,
+    /// a monitor interface as label=device, e.g. local_listener=eth1 (repeatable; "none")
+    #[argh(option)]
+    pub monitor: Vec<String>,
+    /// an ERSPAN interface (repeatable or comma-separated; "none" for none)
+    #[argh(option)]
+    pub erspan: Vec<String>,
+    /// the backup directory, e.g. /var/cyberx/backups
+    #[argh(option)]
+    pub backup_dir: Option<String>,
+    /// apply without questions or confirmation: settings not given keep their current values
+    #[argh(switch, short = 'y')]
+    pub yes: bool,
+}
+
+/// A repeatable list flag as one answer text (`None` when the flag was not given).
+fn list_flag(values: &[String]) -> Option<String> {
+    (!values.is_empty()).then(|| values.join(","))
+}
+
+/// Parses `network reconfigure`: checks the syntax of every flag given. The rest of the answers
+/// are gathered by [`complete_reconfigure`] before the action runs.
+pub fn parse_reconfigure(name: &[&str], args: &[&str]) -> Result<Action, argh::EarlyExit> {
+    let parsed = ReconfigureArgs::from_args(name, args)?;
+    let flag = |what: &str, err: Error| usage_error(format!("--{what}: {err}"));
+    let interface = match &parsed.interface {
+        Some(text) => Some(IfName::parse(text).map_err(|e| flag("interface", e))?.to_string()),
+        None => None,
+    };
+    let ip = match &parsed.ip {
+        Some(text) => {
+            let ip = Ipv4::parse(text).map_err(|e| flag("ip", e))?;
+            netconf::check_host("ip", ip).map_err(|e| flag("ip", e))?;
+            Some(ip.to_string())
+        }
+        None => None,
+    };
+    let subnet = match &parsed.subnet {
+        Some(text) => Some(Netmask::parse(text).map_err(|e| flag("subnet", e))?.to_string()),
+        None => None,
+    };
+    let gateway = match &parsed.gateway {
+        Some(text) => Some(Ipv4::parse(text).map_err(|e| flag("gateway", e))?.to_string()),
+        None => None,
+    };
+    let dns = match list_flag(&parsed.dns) {
+        Some(text) => Some(netconf::parse_dns(&text).map_err(|e| flag("dns", e))?.iter().map(Ipv4::to_string).collect()),
+        None => None,
+    };
+    let monitors = match list_flag(&parsed.monitor) {
+        Some(text) => Some(netconf::parse_monitors(&text).map_err(|e| flag("monitor", e))?.iter().map(Monitor::to_string).collect()),
+        None => None,
+    };
+    let erspan = match list_flag(&parsed.erspan) {
+        Some(text) => Some(netconf::parse_interfaces(&text).map_err(|e| flag("erspan", e))?.iter().map(IfName::to_string).collect()),
+        None => None,
+    };
+    let backup_dir = match &parsed.backup_dir {
+        Some(text) => Some(DirPath::parse(text).map_err(|e| flag("backup-dir", e))?.to_string()),
+        None => None,
+    };
+    Ok(Action::NetworkReconfigure { interface, ip, subnet, gateway, dns, monitors, erspan, backup_dir, yes: parsed.yes })
+}
+
+/// Whether `action` needs [`complete_reconfigure`] before it can run.
+pub fn needs_wizard(action: &Action) -> bool {
+    matches!(action, Action::NetworkReconfigure { .. })
+}
+
+/// One reply to a question.
+#[derive(Debug, PartialEq)]
+pub enum Reply {
+    /// A line (without its newline).
+    Line(String),
+    /// A line that cannot be an answer (control characters, too long), and why.
+    Invalid(String),
+    /// End of input.
+    End,
+}
+
+/// Where the wizard's answers come from.
+pub trait Answers {
+    /// The next reply.
+    fn next_reply(&mut self) -> CmdResult<Reply>;
+}
+
+/// Answers read from the terminal or a pipe, through the shell's unbuffered line reader (so
+/// that inside the restricted shell the wizard and the shell read the same stream), with the
+/// shell's idle limit.
+pub struct LineAnswers<'a, R> {
+    reader: &'a mut LineReader<R>,
+    idle: Duration,
+}
+
+impl<'a, R> LineAnswers<'a, R> {
+    /// Answers from `reader`; waiting longer than `idle` for one cancels the wizard.
+    pub fn new(reader: &'a mut LineReader<R>, idle: Duration) -> LineAnswers<'a, R> {
+        LineAnswers { reader, idle }
+    }
+}
+
+impl<R: Read + AsFd> Answers for LineAnswers<'_, R> {
+    fn next_reply(&mut self) -> CmdResult<Reply> {
+        match self.reader.next_line(self.idle).map_err(|e| Error::io("read", "standard input", e))? {
+            Input::Line(bytes) => Ok(match crate::shell::check_line(&bytes) {
+                Ok(text) => Reply::Line(text.trim().to_string()),
+                Err(why) => Reply::Invalid(why),
+            }),
+            Input::TooLong => Ok(Reply::Invalid(format!("answer too long (limit {} bytes)", crate::shell::MAX_LINE))),
+            Input::End => Ok(Reply::End),
+            Input::Idle => Err(Error::Problem(format!(
+                "no answer for {} seconds: nothing changed",
+                self.idle.as_secs()
+            ))),
+        }
+    }
+}
+
+/// How many invalid answers to one question end the wizard (a script piping the wrong answers
+/// must not loop forever).
+pub const MAX_ATTEMPTS: usize = 5;
+
+/// The conversation: questions on `out`, answers from `input`, complaints on stderr.
+struct Wizard<'a> {
+    input: &'a mut dyn Answers,
+    out: &'a mut dyn Write,
+    /// `--yes`: no questions; missing settings keep their current values.
+    quiet: bool,
+    /// Input is not a terminal, so answers are not echoed: end each prompt line ourselves.
+    newline_after_answer: bool,
+    /// The devices of the namespace, to refuse an interface that does not exist right away
+    /// (`None` when the link dump failed; the executor checks again anyway).
+    links: Option<Vec<Link>>,
+}
+
+fn complain(message: &str) {
+    let _ = writeln!(std::io::stderr(), "sensorctl: network reconfigure: {message}");
+}
+
+impl Wizard<'_> {
+    fn write(&mut self, text: &str) -> CmdResult<()> {
+        self.out
+            .write_all(text.as_bytes())
+            .and_then(|()| self.out.flush())
+            .map_err(|e| Error::io("write", "standard output", e))
+    }
+
+    fn exists(&self, what: &str, name: &IfName) -> CmdResult<()> {
+        match &self.links {
+            Some(links) => netconf::check_exists(what, name, links),
+            None => Ok(()),
+        }
+    }
+
+    /// One setting: the flag's value if given (an error if it does not fit), else with
+    /// `--yes` the current value, else the answer to `question`.
+    fn ask<T>(
+        &mut self,
+        question: &str,
+        flag: &str,
+        given: Option<String>,
+        current: Option<String>,
+        parse: &dyn Fn(&Wizard<'_>, &str) -> CmdResult<T>,
+    ) -> CmdResult<T> {
+        if let Some(text) = given {
+            return parse(self, &text).map_err(|e| Error::Usage(format!("--{flag}: {e}")));
+        }
+        if self.quiet {
+            let Some(text) = current else {
+                return Err(Error::Usage(format!("--{flag}: no current value to keep; give --{flag}")));
+            };
+            return parse(self, &text).map_err(|e| Error::Usage(format!("--{flag}: the current value does not fit: {e}")));
+        }
+        for _ in 0..MAX_ATTEMPTS {
+            let prompt = match &current {
+                Some(text) => format!("{question} [{text}]: "),
+                None => format!("{question}: "),
+            };
+            self.write(&prompt)?;
+            let reply = self.input.next_reply()?;
+            if self.newline_after_answer {
+                self.write("\n")?;
+            }
+            let answer = match reply {
+                Reply::End => {
+                    return Err(Error::Usage("end of input before every setting was answered: nothing changed".to_string()))
+                }
+                Reply::Invalid(why) => {
+                    complain(&why);
+                    continue;
+                }
+                Reply::Line(line) if line.is_empty() => match &current {
+                    Some(text) => text.clone(),
+                    None => {
+                        complain(&format!("{question}: an answer is needed (there is no current value)"));
+                        continue;
+                    }
+                },
+                Reply::Line(line) => line,
+            };
+            match parse(self, &answer) {
+                Ok(value) => return Ok(value),
+                Err(err) => complain(&err.to_string()),
+            }
+        }
+        Err(Error::Usage(format!("{question}: no valid answer after {MAX_ATTEMPTS} tries: nothing changed")))
+    }
+
+    /// Every setting, in the wizard's order; each answer is checked against the ones before it.
+    fn converse(&mut self, request: Request, current: &Current) -> CmdResult<Settings> {
+        let join = |list: Option<Vec<String>>| list.map(|l| if l.is_empty() { "none".to_string() } else { l.join(",") });
+
+        let interface = self.ask(
+            "Management interface",
+            "interface",
+            request.interface,
+            current.interface.as_ref().map(IfName::to_string),
+            &|w, answer| {
+                let name = IfName::parse(answer)?;
+                w.exists("management interface", &name)?;
+                Ok(name)
+            },
+        )?;
+        let ip = self.ask("IPv4 address", "ip", request.ip, current.ip.map(|v| v.to_string()), &|_, answer| {
+            let ip = Ipv4::parse(answer)?;
+            netconf::check_host("ip", ip)?;
+            Ok(ip)
+        })?;
+        let subnet = self.ask("Subnet mask", "subnet", request.subnet, current.subnet.map(|v| v.to_string()), &|_, answer| {
+            let subnet = Netmask::parse(answer)?;
+            netconf::check_subnet(ip, subnet)?;
+            Ok(subnet)
+        })?;
+        let gateway = self.ask("Default gateway", "gateway", request.gateway, current.gateway.map(|v| v.to_string()), &|_, answer| {
+            let gateway = Ipv4::parse(answer)?;
+            netconf::check_gateway(ip, subnet, gateway)?;
+            Ok(gateway)
+        })?;
+        let dns = self.ask(
+            "DNS servers (comma-separated, or none)",
+            "dns",
+            join(request.dns),
+            current.dns.as_deref().map(netconf::list_text),
+            &|_, answer| netconf::parse_dns(answer),
+        )?;
+        let monitors = self.ask(
+            "Monitor interfaces (label=device, comma-separated, or none)",
+            "monitor",
+            join(request.monitors),
+            current.monitors.as_deref().map(netconf::list_text),
+            &|w, answer| {
+                let monitors = netconf::parse_monitors(answer)?;
+                netconf::check_monitors(&interface, &monitors)?;
+                for monitor in &monitors {
+                    w.exists(&format!("monitor interface {}:", monitor.label), &monitor.device)?;
+                }
+                Ok(monitors)
+            },
+        )?;
+        let erspan = self.ask(
+            "ERSPAN interfaces (comma-separated, or none)",
+            "erspan",
+            join(request.erspan),
+            current.erspan.as_deref().map(netconf::list_text),
+            &|w, answer| {
+                let erspan = netconf::parse_interfaces(answer)?;
+                netconf::check_erspan(&interface, &monitors, &erspan)?;
+                for name in &erspan {
+                    w.exists("ERSPAN interface", name)?;
+                }
+                Ok(erspan)
+            },
+        )?;
+        let backup_dir = self.ask(
+            "Backup directory",
+            "backup-dir",
+            request.backup_dir,
+            current.backup_dir.as_ref().map(DirPath::to_string),
+            &|_, answer| DirPath::parse(answer),
+        )?;
+        let settings = Settings { interface, ip, subnet, gateway, dns, monitors, erspan, backup_dir };
+        settings.check()?;
+        Ok(settings)
+    }
+
+    /// The summary and `[Y/n]`; `Ok(false)` when the operator says no (or input ends).
+    fn confirm(&mut self, settings: &Settings) -> CmdResult<bool> {
+        self.write("New network settings:\n")?;
+        for line in settings.summary_lines() {
+            self.write(&format!("{line}\n"))?;
+        }
+        for _ in 0..MAX_ATTEMPTS {
+            self.write("Apply these settings? [Y/n] ")?;
+            let reply = self.input.next_reply()?;
+            if self.newline_after_answer {
+                self.write("\n")?;
+            }
+            match reply {
+                Reply::End => return Ok(false),
+                Reply::Line(line) => match line.to_ascii_lowercase().as_str() {
+                    "" | "y" | "yes" => return Ok(true),
+                    "n" | "no" => return Ok(false),
+                    other => complain(&format!("answer y or n, not '{}'", printable(other))),
+                },
+                Reply::Invalid(why) => complain(&why),
+            }
+        }
+        Ok(false)
+    }
+}
+
+/// The settings the flags gave (`None`: ask, or keep the current value with `--yes`).
+struct Request {
+    interface: Option<String>,
+    ip: Option<String>,
+    subnet: Option<String>,
+    gateway: Option<String>,
+    dns: Option<Vec<String>>,
+    monitors: Option<Vec<String>>,
+    erspan: Option<Vec<String>>,
+    backup_dir: Option<String>,
+}
+
+/// Where the wizard runs: the root prefix, and the caller's context when it could be
+/// established (for the early role check, the config and the board).
+pub struct WizardEnv<'a> {
+    /// The root prefix.
+    pub root: &'a RootDir,
+    /// The caller's context, if known.
+    pub ctx: Option<&'a Context>,
+    /// Answers are typed on a terminal (which echoes them); otherwise they are piped.
+    pub terminal: bool,
+}
+
+/// Completes a `network reconfigure` action: asks for every setting no flag gave (nothing with
+/// `--yes`), checks them together, shows the summary and asks to confirm. Other actions are
+/// returned unchanged. Bad flags, and input that ends early, are usage errors (exit 2); "no"
+/// at the confirmation is a problem (exit 1). Nothing is changed either way.
+pub fn complete_reconfigure(action: Action, env: &WizardEnv<'_>, input: &mut dyn Answers, out: &mut dyn Write) -> CmdResult<Action> {
+    let Action::NetworkReconfigure { interface, ip, subnet, gateway, dns, monitors, erspan, backup_dir, yes } = action else {
+        return Ok(action);
+    };
+    // Refuse before the questions, not after them (the executor checks again in any case).
+    if let Some(ctx) = env.ctx {
+        crate::action::authorize(ctx.caller.role, ActionKind::NetworkReconfigure)?;
+    }
+    let config = env.ctx.and_then(|ctx| ctx.config().ok());
+    let fallback_board;
+    let board = match env.ctx.and_then(|ctx| ctx.board().ok()) {
+        Some(board) => Some(board),
+        None => {
+            fallback_board = Board::load(crate::board::DEFAULT_BOARD, env.root).ok();
+            fallback_board.as_ref()
+        }
+    };
+    let kernel = netconf::open_socket().and_then(|mut socket| Kernel::read(&mut socket)).ok();
+    let current = Current::gather(env.root, config, board, kernel.as_ref());
+    let request = Request { interface, ip, subnet, gateway, dns, monitors, erspan, backup_dir };
+    let mut wizard = Wizard {
+        input,
+        out,
+        quiet: yes,
+        newline_after_answer: !env.terminal,
+        links: kernel.map(|k| k.links),
+    };
+    let settings = wizard.converse(request, &current)?;
+    if !yes && !wizard.confirm(&settings)? {
+        return Err(Error::Problem("cancelled: nothing changed".to_string()));
+    }
+    Ok(Action::NetworkReconfigure {
+        interface: Some(settings.interface.to_string()),
+        ip: Some(settings.ip.to_string()),
+        subnet: Some(settings.subnet.to_string()),
+        gateway: Some(settings.gateway.to_string()),
+        dns: Some(settings.dns.iter().map(Ipv4::to_string).collect()),
+        monitors: Some(settings.monitors.iter().map(Monitor::to_string).collect()),
+        erspan: Some(settings.erspan.iter().map(IfName::to_string).collect()),
+        backup_dir: Some(settings.backup_dir.to_string()),
+        yes,
+    })
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ pub mod process;
 pub mod procfs;
 pub mod procnet;
 pub mod reboot;
+pub mod route;
 pub mod signal;
 pub mod uname;
 pub mod unix_socket;
