@@ -641,8 +641,15 @@ pub struct Current {
 
 impl Current {
     /// Gathers the defaults. `config` is `None` when it could not be read (the caller may
-    /// not be allowed to); `kernel` is `None` when the dumps failed.
-    pub fn gather(root: &RootDir, config: Option<&Config>, board: Option<&Board>, kernel: Option<&Kernel>) -> Current {
+    /// not be allowed to); `kernel` is `None` when the dumps failed. `interface`, once the
+    /// operator has chosen one, is where the kernel's address and gateway are looked up.
+    pub fn gather(
+        root: &RootDir,
+        config: Option<&Config>,
+        board: Option<&Board>,
+        kernel: Option<&Kernel>,
+        interface: Option<&IfName>,
+    ) -> Current {
         let mut current = Current::default();
         let network = config.and_then(|c| c.network.as_ref());
         if let Some(network) = network {
@@ -659,6 +666,9 @@ impl Current {
         }
         if current.interface.is_none() {
             current.interface = board.map(|b| b.management_interface.clone());
+        }
+        if let Some(chosen) = interface {
+            current.interface = Some(chosen.clone());
         }
         if let (Some(kernel), Some(interface)) = (kernel, &current.interface) {
             if let Some(link) = kernel.link(interface) {
@@ -952,12 +962,21 @@ fn apply(
     if keep {
         tx.say(&format!("default route: {text} already set"));
     } else {
-        route::add_route(&mut tx.socket, &default).map_err(|e| format!("add default route {text}: {}", strip_errno(&e)))?;
+        route::add_route(&mut tx.socket, &default).map_err(|e| {
+            // The usual reason: the interface is down, so its subnet is not connected.
+            let down = tx.before.link(&settings.interface).is_some_and(|l| l.flags & IFF_UP == 0);
+            let hint = if down { format!(" ({} is down)", settings.interface) } else { String::new() };
+            format!("add default route {text}: {}{hint}", strip_errno(&e))
+        })?;
         tx.done.push(Done::Route(default));
         tx.say(&format!("default route: added {text}"));
     }
     let created = missing_dirs(backup_path);
     if !backup_path.is_dir() {
+        // Parents as a system directory usually is; the backups themselves for root and group.
+        if let Some(parent) = backup_path.parent() {
+            crate::store::create_dir_all(parent, 0o755).map_err(|e| format!("backup directory: {e}"))?;
+        }
         crate::store::create_dir_all(backup_path, 0o750).map_err(|e| format!("backup directory: {e}"))?;
         tx.done.push(Done::Directories(created));
         tx.say(&format!("backup directory: created {}", backup_path.display()));
@@ -1200,7 +1219,7 @@ mod tests {
         let root = RootDir::new("/nonexistent");
         let board = Board::load(crate::board::DEFAULT_BOARD, &root).unwrap();
         let kernel = matching_kernel();
-        let current = Current::gather(&root, None, Some(&board), Some(&kernel));
+        let current = Current::gather(&root, None, Some(&board), Some(&kernel), None);
         assert_eq!(current.interface.as_ref().map(IfName::as_str), Some("eth0"));
         assert_eq!(current.ip, Some(settings().ip));
         assert_eq!(current.subnet, Some(settings().subnet));
@@ -1208,11 +1227,20 @@ mod tests {
         assert_eq!(current.dns, None, "no resolver file under the root");
         assert_eq!(current.monitors, Some(settings().monitors));
         assert_eq!(current.backup_dir, Some(settings().backup_dir));
+        // Another interface chosen: its address, and no gateway (the default route is not on it).
+        let mut kernel = kernel;
+        kernel.addresses.push(AddressV4::new(4, Ipv4Addr::new(10, 1, 0, 9), 16));
+        let eth1 = IfName::parse("eth1").unwrap();
+        let current = Current::gather(&root, None, Some(&board), Some(&kernel), Some(&eth1));
+        assert_eq!(current.interface, Some(eth1));
+        assert_eq!(current.ip, Some(Ipv4::parse("10.1.0.9").unwrap()));
+        assert_eq!(current.subnet.map(Netmask::prefix), Some(16));
+        assert_eq!(current.gateway, None);
         let mut config = Config::default();
         let mut mine = settings();
         mine.ip = Ipv4::parse("172.20.248.70").unwrap();
         config.network = Some(mine.to_config());
-        let current = Current::gather(&root, Some(&config), Some(&board), Some(&kernel));
+        let current = Current::gather(&root, Some(&config), Some(&board), Some(&kernel), None);
         assert_eq!(current.ip, Some(mine.ip));
         assert_eq!(current.dns, Some(mine.dns));
     }

@@ -375,7 +375,9 @@ impl Wizard<'_> {
     }
 
     /// Every setting, in the wizard's order; each answer is checked against the ones before it.
-    fn converse(&mut self, request: Request, current: &Current) -> CmdResult<Settings> {
+    /// `defaults` gives the current values, for the management interface once it is chosen.
+    fn converse(&mut self, request: Request, defaults: &dyn Fn(Option<&IfName>) -> Current) -> CmdResult<Settings> {
+        let current = defaults(None);
         let join = |list: Option<Vec<String>>| list.map(|l| if l.is_empty() { "none".to_string() } else { l.join(",") });
 
         let interface = self.ask(
@@ -389,6 +391,7 @@ impl Wizard<'_> {
                 Ok(name)
             },
         )?;
+        let current = defaults(Some(&interface));
         let ip = self.ask("IPv4 address", "ip", request.ip, current.ip.map(|v| v.to_string()), &|_, answer| {
             let ip = Ipv4::parse(answer)?;
             netconf::check_host("ip", ip)?;
@@ -522,16 +525,16 @@ pub fn complete_reconfigure(action: Action, env: &WizardEnv<'_>, input: &mut dyn
         }
     };
     let kernel = netconf::open_socket().and_then(|mut socket| Kernel::read(&mut socket)).ok();
-    let current = Current::gather(env.root, config, board, kernel.as_ref());
+    let regather = |interface: Option<&IfName>| Current::gather(env.root, config, board, kernel.as_ref(), interface);
     let request = Request { interface, ip, subnet, gateway, dns, monitors, erspan, backup_dir };
     let mut wizard = Wizard {
         input,
         out,
         quiet: yes,
         newline_after_answer: !env.terminal,
-        links: kernel.map(|k| k.links),
+        links: kernel.as_ref().map(|k| k.links.clone()),
     };
-    let settings = wizard.converse(request, &current)?;
+    let settings = wizard.converse(request, &regather)?;
     if !yes && !wizard.confirm(&settings)? {
         return Err(Error::Problem("cancelled: nothing changed".to_string()));
     }
@@ -560,5 +563,201 @@ mod tests {
         assert_eq!(parse_list(&name, &["--all"]).unwrap(), Action::NetworkList { all: true, json: false });
         assert!(parse_list(&name, &["eth0"]).is_err());
         assert!(parse_list(&name, &["-x"]).is_err());
+    }
+
+    const RECONFIGURE: [&str; 3] = ["sensorctl", "network", "reconfigure"];
+
+    #[test]
+    fn reconfigure_flags_are_checked_for_syntax_and_normalised() {
+        let action = parse_reconfigure(
+            &RECONFIGURE,
+            &[
+                "--interface", "eth0", "--ip", "10.0.0.5", "--subnet", "/24", "--gateway", "10.0.0.1", "--dns",
+                "10.0.0.53,10.0.0.54", "--monitor", "a=eth1", "--monitor", "b=eth2", "--erspan", "none",
+                "--backup-dir", "/data/b", "--yes",
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            action,
+            Action::NetworkReconfigure {
+                interface: Some("eth0".into()),
+                ip: Some("10.0.0.5".into()),
+                subnet: Some("255.255.255.0".into()),
+                gateway: Some("10.0.0.1".into()),
+                dns: Some(vec!["10.0.0.53".into(), "10.0.0.54".into()]),
+                monitors: Some(vec!["a=eth1".into(), "b=eth2".into()]),
+                erspan: Some(vec![]),
+                backup_dir: Some("/data/b".into()),
+                yes: true,
+            }
+        );
+        let bare = parse_reconfigure(&RECONFIGURE, &[]).unwrap();
+        assert!(matches!(bare, Action::NetworkReconfigure { interface: None, dns: None, yes: false, .. }));
+        for bad in [
+            &["--ip", "10.0.0.256"][..],
+            &["--ip", "127.0.0.1"],
+            &["--subnet", "255.0.255.0"],
+            &["--gateway", "gw"],
+            &["--dns", "1.1.1.1,1.1.1.2,1.1.1.3,1.1.1.4"],
+            &["--monitor", "eth1"],
+            &["--erspan", "bad;name"],
+            &["--backup-dir", "relative"],
+            &["--interface", "eth0;reboot"],
+            &["--bogus"],
+        ] {
+            let err = parse_reconfigure(&RECONFIGURE, bad).unwrap_err();
+            assert!(err.status.is_err(), "{bad:?}");
+            assert!(!err.output.trim().contains('\n') || bad == ["--bogus"], "{bad:?}: {}", err.output);
+        }
+        let err = parse_reconfigure(&RECONFIGURE, &["--subnet", "255.0.255.0"]).unwrap_err();
+        assert!(err.output.starts_with("--subnet: invalid subnet mask '255.0.255.0'"), "{}", err.output);
+    }
+
+    /// Scripted answers: each line in turn, then end of input.
+    struct Script(std::collections::VecDeque<&'static str>);
+
+    impl Answers for Script {
+        fn next_reply(&mut self) -> CmdResult<Reply> {
+            Ok(match self.0.pop_front() {
+                Some(line) if line.contains('\x1b') => Reply::Invalid("control character".into()),
+                Some(line) => Reply::Line(line.to_string()),
+                None => Reply::End,
+            })
+        }
+    }
+
+    fn links(names: &[&str]) -> Vec<Link> {
+        names.iter().enumerate().map(|(at, n)| Link { index: at as u32 + 1, name: n.as_bytes().to_vec(), ..Link::default() }).collect()
+    }
+
+    fn current(interface: Option<&IfName>) -> Current {
+        Current {
+            interface: Some(interface.cloned().unwrap_or_else(|| IfName::parse("eth0").unwrap())),
+            ip: Some(Ipv4::parse("10.0.0.4").unwrap()),
+            subnet: Some(Netmask::parse("/24").unwrap()),
+            gateway: Some(Ipv4::parse("10.0.0.1").unwrap()),
+            dns: Some(vec![Ipv4::parse("10.0.0.53").unwrap()]),
+            monitors: Some(vec![Monitor::parse("local_listener=eth1").unwrap()]),
+            erspan: Some(vec![]),
+            backup_dir: Some(DirPath::parse("/var/cyberx/backups").unwrap()),
+        }
+    }
+
+    fn request() -> Request {
+        Request { interface: None, ip: None, subnet: None, gateway: None, dns: None, monitors: None, erspan: None, backup_dir: None }
+    }
+
+    /// Runs the conversation (and the confirmation unless `quiet`); the outcome and what was
+    /// written.
+    fn converse(request: Request, answers: &[&'static str], quiet: bool) -> (CmdResult<(Settings, bool)>, String) {
+        let mut script = Script(answers.iter().copied().collect());
+        let mut out = Vec::new();
+        let mut wizard = Wizard {
+            input: &mut script,
+            out: &mut out,
+            quiet,
+            newline_after_answer: true,
+            links: Some(links(&["lo", "eth0", "eth1", "eth2", "gre1"])),
+        };
+        let result = wizard.converse(request, &current).and_then(|s| {
+            let confirmed = quiet || wizard.confirm(&s)?;
+            Ok((s, confirmed))
+        });
+        (result, String::from_utf8(out).unwrap())
+    }
+
+    #[test]
+    fn empty_answers_keep_the_current_values() {
+        let (result, out) = converse(request(), &["", "", "", "", "", "", "", "", ""], false);
+        let (settings, confirmed) = result.unwrap();
+        assert!(confirmed);
+        assert_eq!(settings.ip.to_string(), "10.0.0.4");
+        assert_eq!(settings.monitors[0].to_string(), "local_listener=eth1");
+        let expected = "Management interface [eth0]: \nIPv4 address [10.0.0.4]: \nSubnet mask [255.255.255.0]: \n\
+                        Default gateway [10.0.0.1]: \nDNS servers (comma-separated, or none) [10.0.0.53]: \n\
+                        Monitor interfaces (label=device, comma-separated, or none) [local_listener=eth1]: \n\
+                        ERSPAN interfaces (comma-separated, or none) [none]: \n\
+                        Backup directory [/var/cyberx/backups]: \nNew network settings:\ninterface: eth0\n\
+                        ip: 10.0.0.4\nsubnet: 255.255.255.0\ndefault gateway: 10.0.0.1\ndns: 10.0.0.53\n\
+                        monitor interfaces mapping: local_listener=eth1\nerspan interfaces: none\n\
+                        backup directory: /var/cyberx/backups\nApply these settings? [Y/n] \n";
+        assert_eq!(out, expected);
+    }
+
+    #[test]
+    fn bad_answers_are_asked_again_and_later_answers_are_checked_against_earlier_ones() {
+        let (result, out) = converse(
+            request(),
+            &[
+                "eth9", "eth2", // no such interface, then one that exists
+                "192.168.1.10", "255.0.255.0", "/24", // a mask with a hole
+                "10.0.0.1", "192.168.1.1", // a gateway outside the subnet, then inside
+                "10.0.0.53 10.0.0.54", "a=eth1,b=eth2", "a=eth1", // eth2 is the management interface now
+                "gre1", "relative", "/data/backups", "Y",
+            ],
+            false,
+        );
+        let (settings, confirmed) = result.unwrap();
+        assert!(confirmed);
+        assert_eq!(settings.interface.as_str(), "eth2");
+        assert_eq!(settings.gateway.to_string(), "192.168.1.1");
+        assert_eq!(settings.dns.len(), 2);
+        assert_eq!(settings.erspan[0].as_str(), "gre1");
+        assert_eq!(settings.backup_dir.as_str(), "/data/backups");
+        assert_eq!(out.matches("Management interface [eth0]: ").count(), 2);
+        assert_eq!(out.matches("Subnet mask").count(), 2);
+        // The kernel's values follow the chosen interface: eth2 has none in this fake.
+        assert!(out.contains("IPv4 address [10.0.0.4]: "), "{out}");
+    }
+
+    #[test]
+    fn ending_early_declining_and_endless_garbage_change_nothing() {
+        let (result, _) = converse(request(), &["eth0", "10.0.0.5"], false);
+        let err = result.unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("end of input"), "{err}");
+        let (result, _) = converse(request(), &[""; 8].iter().copied().chain(["n"]).collect::<Vec<_>>(), false);
+        assert!(!result.unwrap().1, "n declines");
+        let (result, _) = converse(request(), &[""; 8], false);
+        assert!(!result.unwrap().1, "end of input at the confirmation declines");
+        let (result, _) = converse(request(), &["x", "y", "z", "\x1b[2J", "eth9", "eth0"], false);
+        let err = result.unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("no valid answer after 5 tries"), "{err}");
+    }
+
+    #[test]
+    fn flags_are_used_without_asking_and_a_bad_one_is_an_error() {
+        let given = Request {
+            interface: Some("eth0".into()),
+            ip: Some("10.0.0.9".into()),
+            subnet: Some("255.255.255.0".into()),
+            gateway: Some("10.0.0.254".into()),
+            dns: Some(vec![]),
+            ..request()
+        };
+        // --yes: nothing asked; the rest keeps the current values.
+        let (result, out) = converse(given, &[], true);
+        let (settings, _) = result.unwrap();
+        assert_eq!(out, "");
+        assert!(settings.dns.is_empty());
+        assert_eq!(settings.monitors[0].to_string(), "local_listener=eth1");
+        // Without --yes only the missing ones are asked.
+        let given = Request { ip: Some("10.0.0.9".into()), ..request() };
+        let (result, out) = converse(given, &[""; 8], false);
+        assert!(result.is_ok());
+        assert!(!out.contains("IPv4 address"), "{out}");
+        // A gateway flag outside the subnet: exit 2, nothing asked after it.
+        let given = Request { gateway: Some("10.1.0.1".into()), ..request() };
+        let (result, out) = converse(given, &["", "", ""], false);
+        let err = result.unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().starts_with("--gateway: default gateway 10.1.0.1 is outside the subnet"), "{err}");
+        assert!(!out.contains("DNS"), "{out}");
+        // --yes with an interface that does not exist.
+        let given = Request { interface: Some("eth9".into()), ..request() };
+        let err = converse(given, &[], true).0.unwrap_err();
+        assert_eq!(err.to_string(), "--interface: management interface eth9: no such interface");
     }
 }
