@@ -578,7 +578,9 @@ struct ValidateReport {
 
 /// `network validate`: the configured settings against the kernel and the resolver file.
 pub fn validate(ctx: &Context, json: bool, out: &mut dyn Write) -> Result<Status> {
-    let config = ctx.config()?;
+    // Read afresh, not the context's cached copy: inside the restricted shell a reconfigure
+    // may have rewritten the file since the session loaded it.
+    let config = &Config::load(&ctx.root)?;
     let board = ctx.board()?;
     let Some(settings) = Settings::from_config(config, board, &Config::path(&ctx.root))? else {
         return Err(Error::Problem(
@@ -836,8 +838,9 @@ pub fn reconfigure(ctx: &Context, settings: &Settings, out: &mut dyn Write) -> R
     let mut socket = open_socket()?;
     let before = Kernel::read(&mut socket)?;
     settings.check_links(&before.links)?;
-    // A config that cannot be read is not overwritten: its other settings would be lost.
-    let mut config = ctx.config()?.clone();
+    // A config that cannot be read is not overwritten: its other settings would be lost. Read
+    // afresh (see `validate`).
+    let mut config = Config::load(&ctx.root)?;
     let board = ctx.board()?;
     let config_path = Config::path(&ctx.root);
     let old = match Settings::from_config(&config, board, &config_path) {

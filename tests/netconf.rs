@@ -523,3 +523,30 @@ fn support_user_through_the_daemon_with_piped_answers() {
     assert_eq!(out.code, 77, "{}{}", out.stdout, out.stderr);
     assert_eq!(lab.state(), before);
 }
+
+/// Inside the restricted shell, the wizard reads its answers from the shell's own input stream,
+/// and the shell goes on reading commands after it.
+#[test]
+fn the_wizard_inside_the_restricted_shell() {
+    let Some(lab) = Lab::new("nr-shell") else { return };
+    lab.management("10.90.0.4/24", Some("10.90.0.1"));
+    // Two runs in one session: the second offers what the first configured.
+    let input = b"network reconfigure\nm0\n10.90.0.5\n\n10.90.0.254\nnone\nlocal_listener=mon1\n\n/data/b\ny\n\
+                  network validate\nnetwork reconfigure\n\n\n\n\n\n\n\n\nn\nexit\n";
+    let out = lab.run(&["--role", "support", "shell"], input);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.stderr, "sensorctl: network reconfigure: cancelled: nothing changed\n");
+    assert!(out.stdout.contains("Success! (Network settings applied)"), "{}", out.stdout);
+    assert!(out.stdout.contains("Default gateway [10.90.0.254]: "), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("Success! (Appliance configuration matches the network settings)\nCurrent Network Settings:\ninterface: m0\nip: 10.90.0.5\n"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(addresses_and_default(&lab, "m0"), (vec!["10.90.0.5/24".to_string()], "default via 10.90.0.254 dev m0 proto static".to_string()));
+    // cyberx does not even see the command there.
+    let before = lab.state();
+    let out = lab.run(&["--role", "cyberx", "shell"], b"network reconfigure\nm0\nexit\n");
+    assert!(out.stderr.contains("network reconfigure: permission denied for role cyberx"), "{}", out.stderr);
+    assert_eq!(lab.state(), before);
+}

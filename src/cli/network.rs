@@ -515,7 +515,10 @@ pub fn complete_reconfigure(action: Action, env: &WizardEnv<'_>, input: &mut dyn
     if let Some(ctx) = env.ctx {
         crate::action::authorize(ctx.caller.role, ActionKind::NetworkReconfigure)?;
     }
-    let config = env.ctx.and_then(|ctx| ctx.config().ok());
+    // Read afresh (a reconfigure earlier in the same shell session may have changed it); a
+    // caller who may not read it gets the kernel's and the board's values.
+    let loaded = crate::config::Config::load(env.root).ok();
+    let config = loaded.as_ref();
     let fallback_board;
     let board = match env.ctx.and_then(|ctx| ctx.board().ok()) {
         Some(board) => Some(board),
