@@ -51,16 +51,22 @@ pub struct Config {
     pub backup_dir: Option<String>,
 }
 
-/// The management network settings and interface roles (`network reconfigure`).
+/// The management network settings and interface roles (`network reconfigure`). Every field
+/// has a default so that a damaged section only stops the network commands (which report the
+/// field), not every command that reads the config.
 #[derive(Clone, Debug, PartialEq, DeJson, SerJson)]
 pub struct NetworkConfig {
     /// The management interface (`eth0`).
+    #[nserde(default)]
     pub interface: String,
     /// Its IPv4 address, dotted quad.
+    #[nserde(default)]
     pub ip: String,
     /// Its subnet mask, dotted quad (`255.255.192.0`).
+    #[nserde(default)]
     pub subnet: String,
     /// The default gateway, inside the subnet.
+    #[nserde(default)]
     pub gateway: String,
     /// DNS servers in resolver order (at most 3, the resolver's limit).
     #[nserde(default)]
@@ -180,6 +186,9 @@ mod tests {
         let network = config.network.unwrap();
         assert!(network.dns.is_empty() && network.erspan_interfaces.is_empty());
         assert_eq!(network.monitor_interfaces, None, "absent: the board's mapping");
+        // A damaged section still loads: the network commands report it, the others run.
+        let config = Config::deserialize_json(r#"{"version": 1, "network": {"interface": "eth0"}}"#).unwrap();
+        assert_eq!(config.network.unwrap().ip, "");
     }
 
     #[test]

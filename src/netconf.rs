@@ -803,8 +803,7 @@ impl Transaction<'_> {
             }
         }
         let now = Kernel::read(&mut self.socket).unwrap_or(now);
-        // Routes without a gateway first: a gateway route needs its connected route.
-        let mut missing: Vec<Route> = self
+        let missing: Vec<Route> = self
             .before
             .routes
             .iter()
@@ -812,8 +811,9 @@ impl Transaction<'_> {
             .filter(|r| !now.routes.iter().any(|n| same_route(n, r)))
             .cloned()
             .collect();
-        missing.sort_by_key(|r| r.gateway.is_some());
-        for lost in &missing {
+        // Routes without a gateway first: a gateway route needs its connected route.
+        let (direct, via): (Vec<&Route>, Vec<&Route>) = missing.iter().partition(|r| r.gateway.is_none());
+        for lost in direct.into_iter().chain(via) {
             if let Err(err) = route::add_route(&mut self.socket, lost) {
                 if err.raw_os_error() != Some(libc::EEXIST) {
                     problems.push(format!("restore route {}: {}", self.describe_route(lost), strip_errno(&err)));

@@ -330,6 +330,25 @@ impl Wizard<'_> {
         current: Option<String>,
         parse: &dyn Fn(&Wizard<'_>, &str) -> CmdResult<T>,
     ) -> CmdResult<T> {
+        // The conversation itself is not generic, so that it is compiled once, not per setting.
+        let mut value = None;
+        self.ask_text(question, flag, given, current, &mut |wizard, text| {
+            value = Some(parse(wizard, text)?);
+            Ok(())
+        })?;
+        value.ok_or_else(|| Error::Usage(format!("{question}: no answer")))
+    }
+
+    /// [`Wizard::ask`] with `accept` keeping the parsed value: `Ok` once it accepted an answer.
+    fn ask_text(
+        &mut self,
+        question: &str,
+        flag: &str,
+        given: Option<String>,
+        current: Option<String>,
+        accept: &mut dyn FnMut(&Wizard<'_>, &str) -> CmdResult<()>,
+    ) -> CmdResult<()> {
+        let parse = accept;
         if let Some(text) = given {
             return parse(self, &text).map_err(|e| Error::Usage(format!("--{flag}: {e}")));
         }
@@ -367,7 +386,7 @@ impl Wizard<'_> {
                 Reply::Line(line) => line,
             };
             match parse(self, &answer) {
-                Ok(value) => return Ok(value),
+                Ok(()) => return Ok(()),
                 Err(err) => complain(&err.to_string()),
             }
         }
@@ -517,7 +536,13 @@ pub fn complete_reconfigure(action: Action, env: &WizardEnv<'_>, input: &mut dyn
     }
     // Read afresh (a reconfigure earlier in the same shell session may have changed it); a
     // caller who may not read it gets the kernel's and the board's values.
-    let loaded = crate::config::Config::load(env.root).ok();
+    // A config that exists but is broken would make the executor refuse after all the
+    // questions: say so before them.
+    let loaded = match crate::config::Config::load(env.root) {
+        Ok(config) => Some(config),
+        Err(err @ Error::BadFile { .. }) => return Err(err),
+        Err(_) => None,
+    };
     let config = loaded.as_ref();
     let fallback_board;
     let board = match env.ctx.and_then(|ctx| ctx.board().ok()) {
