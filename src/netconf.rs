@@ -177,7 +177,11 @@ pub fn check_subnet(ip: Ipv4, subnet: Netmask) -> Result<()> {
     }
     if subnet.prefix() <= 30 && (addr == subnet.network(addr) || addr == subnet.broadcast(addr)) {
         let which = if addr == subnet.network(addr) { "network" } else { "broadcast" };
-        return Err(usage(format!("ip {ip} is the {which} address of its subnet {}/{}", subnet.network(addr), subnet.prefix())));
+        return Err(usage(format!(
+            "ip {ip} is the {which} address of its subnet {}/{}",
+            subnet.network(addr),
+            subnet.prefix()
+        )));
     }
     Ok(())
 }
@@ -297,7 +301,9 @@ impl Settings {
         backup_dir: Option<&str>,
     ) -> Result<Settings> {
         fn need<T>(value: Option<T>, what: &str) -> Result<T> {
-            value.ok_or_else(|| usage(format!("incomplete request: no {what} (the wizard asks for every setting before it sends one)")))
+            value.ok_or_else(|| {
+                usage(format!("incomplete request: no {what} (the wizard asks for every setting before it sends one)"))
+            })
         }
         let settings = Settings {
             interface: IfName::parse(need(interface, "interface")?)?,
@@ -317,7 +323,10 @@ impl Settings {
     /// not validate is an error naming the config file and the field.
     pub fn from_config(config: &Config, board: &Board, path: &Path) -> Result<Option<Settings>> {
         let Some(network) = &config.network else { return Ok(None) };
-        let bad = |field: &str, err: Error| Error::BadFile { path: path.to_path_buf(), why: format!("network.{field}: {err}") };
+        let bad = |field: &str, err: Error| Error::BadFile {
+            path: path.to_path_buf(),
+            why: format!("network.{field}: {err}"),
+        };
         let monitors = match &network.monitor_interfaces {
             Some(list) => list
                 .iter()
@@ -333,7 +342,12 @@ impl Settings {
             gateway: Ipv4::parse(&network.gateway).map_err(|e| bad("gateway", e))?,
             dns: network.dns.iter().map(|s| Ipv4::parse(s)).collect::<Result<_>>().map_err(|e| bad("dns", e))?,
             monitors,
-            erspan: network.erspan_interfaces.iter().map(|s| IfName::parse(s)).collect::<Result<_>>().map_err(|e| bad("erspan_interfaces", e))?,
+            erspan: network
+                .erspan_interfaces
+                .iter()
+                .map(|s| IfName::parse(s))
+                .collect::<Result<_>>()
+                .map_err(|e| bad("erspan_interfaces", e))?,
             backup_dir: backup_dir(config, board).map_err(|e| bad("backup_dir", e))?,
         };
         settings.check().map_err(|e| bad("settings", e))?;
@@ -349,7 +363,10 @@ impl Settings {
             gateway: self.gateway.to_string(),
             dns: self.dns.iter().map(Ipv4::to_string).collect(),
             monitor_interfaces: Some(
-                self.monitors.iter().map(|m| MonitorConfig { label: m.label.to_string(), device: m.device.to_string() }).collect(),
+                self.monitors
+                    .iter()
+                    .map(|m| MonitorConfig { label: m.label.to_string(), device: m.device.to_string() })
+                    .collect(),
             ),
             erspan_interfaces: self.erspan.iter().map(IfName::to_string).collect(),
         }
@@ -533,7 +550,9 @@ pub fn compare(settings: &Settings, kernel: &Kernel, resolver_dns: &[String]) ->
         } else if !same_ip.iter().any(|a| a.prefixlen == settings.subnet.prefix()) {
             let masks: Vec<String> = same_ip
                 .iter()
-                .map(|a| Netmask::from_prefix(a.prefixlen).map_or_else(|| format!("/{}", a.prefixlen), |m| m.to_string()))
+                .map(|a| {
+                    Netmask::from_prefix(a.prefixlen).map_or_else(|| format!("/{}", a.prefixlen), |m| m.to_string())
+                })
                 .collect();
             found.push(Difference::new("subnet", settings.subnet, list_text(&masks)));
         }
@@ -660,11 +679,14 @@ impl Current {
             current.subnet = Netmask::parse(&network.subnet).ok();
             current.gateway = Ipv4::parse(&network.gateway).ok();
             current.dns = network.dns.iter().map(|s| Ipv4::parse(s)).collect::<Result<Vec<_>>>().ok();
-            current.monitors = network
-                .monitor_interfaces
-                .as_ref()
-                .and_then(|list| list.iter().map(|m| Monitor::parse(&format!("{}={}", m.label, m.device))).collect::<Result<Vec<_>>>().ok());
-            current.erspan = network.erspan_interfaces.iter().map(|s| IfName::parse(s)).collect::<Result<Vec<_>>>().ok();
+            current.monitors = network.monitor_interfaces.as_ref().and_then(|list| {
+                list.iter()
+                    .map(|m| Monitor::parse(&format!("{}={}", m.label, m.device)))
+                    .collect::<Result<Vec<_>>>()
+                    .ok()
+            });
+            current.erspan =
+                network.erspan_interfaces.iter().map(|s| IfName::parse(s)).collect::<Result<Vec<_>>>().ok();
         }
         if current.interface.is_none() {
             current.interface = board.map(|b| b.management_interface.clone());
@@ -761,12 +783,21 @@ impl Transaction<'_> {
                 Done::Route(route) => match route::delete_route(&mut self.socket, &route) {
                     Ok(()) => {}
                     Err(err) if err.raw_os_error() == Some(libc::ESRCH) => {}
-                    Err(err) => problems.push(format!("remove default route {}: {}", self.describe_route(&route), strip_errno(&err))),
+                    Err(err) => problems.push(format!(
+                        "remove default route {}: {}",
+                        self.describe_route(&route),
+                        strip_errno(&err)
+                    )),
                 },
                 Done::Address(address) => match route::delete_address(&mut self.socket, &address) {
                     Ok(()) => {}
                     Err(err) if err.raw_os_error() == Some(libc::EADDRNOTAVAIL) => {}
-                    Err(err) => problems.push(format!("remove address {}/{}: {}", address.local, address.prefixlen, strip_errno(&err))),
+                    Err(err) => problems.push(format!(
+                        "remove address {}/{}: {}",
+                        address.local,
+                        address.prefixlen,
+                        strip_errno(&err)
+                    )),
                 },
                 Done::Resolver { path, old } => {
                     let result = match &old {
@@ -797,7 +828,12 @@ impl Transaction<'_> {
             if !now.addresses.iter().any(|a| same_address(a, address)) {
                 if let Err(err) = route::add_address(&mut self.socket, address) {
                     if err.raw_os_error() != Some(libc::EEXIST) {
-                        problems.push(format!("restore address {}/{}: {}", address.local, address.prefixlen, strip_errno(&err)));
+                        problems.push(format!(
+                            "restore address {}/{}: {}",
+                            address.local,
+                            address.prefixlen,
+                            strip_errno(&err)
+                        ));
                     }
                 }
             }
@@ -852,7 +888,8 @@ pub fn reconfigure(ctx: &Context, settings: &Settings, out: &mut dyn Write) -> R
     };
     if before.routes.iter().any(|r| r.is_main_default() && r.multipath) {
         return Err(Error::Unsupported(
-            "the main table has a multipath default route, which a rollback could not restore; remove it first".to_string(),
+            "the main table has a multipath default route, which a rollback could not restore; remove it first"
+                .to_string(),
         ));
     }
     let Some(link) = before.link(&settings.interface) else {
@@ -882,13 +919,14 @@ pub fn reconfigure(ctx: &Context, settings: &Settings, out: &mut dyn Write) -> R
 
     let mut tx = Transaction { socket, before, done: Vec::new(), out };
     tx.say("Applying network settings:");
-    let applied = apply(&mut tx, settings, &wanted, &remove, &resolver_path, resolver_old, &backup_path).and_then(|()| {
-        config.network = Some(settings.to_config());
-        config.backup_dir = Some(settings.backup_dir.to_string());
-        config.save(&ctx.root).map_err(|e| format!("config: {e}"))?;
-        tx.say(&format!("config: saved {}", config_path.display()));
-        Ok(())
-    });
+    let applied =
+        apply(&mut tx, settings, &wanted, &remove, &resolver_path, resolver_old, &backup_path).and_then(|()| {
+            config.network = Some(settings.to_config());
+            config.backup_dir = Some(settings.backup_dir.to_string());
+            config.save(&ctx.root).map_err(|e| format!("config: {e}"))?;
+            tx.say(&format!("config: saved {}", config_path.display()));
+            Ok(())
+        });
     match applied {
         Ok(()) => {
             tx.say("Success! (Network settings applied)");
@@ -1074,7 +1112,10 @@ mod tests {
         );
         let mut kernel = matching_kernel();
         kernel.links.retain(|l| l.name != b"adiot0");
-        assert_eq!(line(&kernel, &dns), ["monitor interface local_listener: configured adiot0, actual none (no such interface)"]);
+        assert_eq!(
+            line(&kernel, &dns),
+            ["monitor interface local_listener: configured adiot0, actual none (no such interface)"]
+        );
         let mut kernel = matching_kernel();
         kernel.links[1].flags = 0;
         assert_eq!(line(&kernel, &dns), ["interface: configured eth0, actual eth0 (down)"]);
@@ -1113,7 +1154,13 @@ mod tests {
             (&|s| s.subnet = Netmask::parse("/32").unwrap(), "/32"),
             (&|s| s.dns = vec![Ipv4::parse("1.1.1.1").unwrap(); 2], "twice"),
             (&|s| s.dns = vec![Ipv4::parse("255.255.255.255").unwrap()], "unicast"),
-            (&|s| s.dns = ["1.1.1.1", "1.1.1.2", "1.1.1.3", "1.1.1.4"].iter().map(|d| Ipv4::parse(d).unwrap()).collect(), "at most 3"),
+            (
+                &|s| {
+                    s.dns =
+                        ["1.1.1.1", "1.1.1.2", "1.1.1.3", "1.1.1.4"].iter().map(|d| Ipv4::parse(d).unwrap()).collect()
+                },
+                "at most 3",
+            ),
             (&|s| s.monitors.push(Monitor::parse("mgmt=eth0").unwrap()), "management interface"),
             (&|s| s.monitors.push(Monitor::parse("local_listener=eth1").unwrap()), "label local_listener given twice"),
             (&|s| s.monitors.push(Monitor::parse("other=adiot0").unwrap()), "adiot0 given twice"),

@@ -25,12 +25,7 @@ struct Outcome {
 
 impl Outcome {
     fn from(mut command: Command, stdin: &[u8]) -> Outcome {
-        let mut child = command
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
         let mut pipe = child.stdin.take().unwrap();
         let input = stdin.to_vec();
         let feeder = std::thread::spawn(move || {
@@ -110,8 +105,12 @@ impl Lab {
             addresses: self.ip(&["-4", "addr", "show"]),
             routes: self.ip(&["route", "show", "table", "all"]),
             // Exact bytes (the files are ASCII; a lossy conversion would show any other byte).
-            resolver: std::fs::read(self.path("etc/resolv.conf")).ok().map(|b| String::from_utf8_lossy(&b).into_owned()),
-            config: std::fs::read(self.path("etc/sensorctl/config.json")).ok().map(|b| String::from_utf8_lossy(&b).into_owned()),
+            resolver: std::fs::read(self.path("etc/resolv.conf"))
+                .ok()
+                .map(|b| String::from_utf8_lossy(&b).into_owned()),
+            config: std::fs::read(self.path("etc/sensorctl/config.json"))
+                .ok()
+                .map(|b| String::from_utf8_lossy(&b).into_owned()),
             tree: tree(self.root.path()),
         }
     }
@@ -263,7 +262,10 @@ fn validate_reports_every_kind_of_difference_one_line_each() {
         "etc/sensorctl/config.json",
         &config_json("m9", "10.20.0.5", "255.255.255.0", "10.20.0.1", r#""10.20.0.53""#, "mon1"),
     );
-    expect(&["interface: configured m9, actual none (no such interface)", "default gateway interface: configured m9, actual m0"]);
+    expect(&[
+        "interface: configured m9, actual none (no such interface)",
+        "default gateway interface: configured m9, actual m0",
+    ]);
 
     // Nothing configured: a problem, said once.
     std::fs::remove_file(lab.path("etc/sensorctl/config.json")).unwrap();
@@ -316,7 +318,12 @@ fn reconfigure_with_piped_answers_then_validate() {
     let out = lab.run(&["--role", "support", "network", "reconfigure"], answers);
     assert_eq!(out.code, 0, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
     // The current values offered are the kernel's and the resolver file's (there is no config).
-    for prompt in ["IPv4 address [10.40.0.4]: ", "Subnet mask [255.255.255.0]: ", "Default gateway [10.40.0.1]: ", "[10.40.0.99]: "] {
+    for prompt in [
+        "IPv4 address [10.40.0.4]: ",
+        "Subnet mask [255.255.255.0]: ",
+        "Default gateway [10.40.0.1]: ",
+        "[10.40.0.99]: ",
+    ] {
         assert!(out.stdout.contains(prompt), "{prompt:?} in\n{}", out.stdout);
     }
     assert!(out.stdout.contains("Apply these settings? [Y/n] \n"), "{}", out.stdout);
@@ -332,7 +339,12 @@ fn reconfigure_with_piped_answers_then_validate() {
     );
     let config = saved(&lab);
     assert_eq!(
-        (config.network.interface.as_str(), config.network.ip.as_str(), config.network.subnet.as_str(), config.network.gateway.as_str()),
+        (
+            config.network.interface.as_str(),
+            config.network.ip.as_str(),
+            config.network.subnet.as_str(),
+            config.network.gateway.as_str()
+        ),
         ("m0", "10.40.0.5", "255.255.255.0", "10.40.0.254")
     );
     assert_eq!(config.network.dns, ["10.40.0.53", "10.40.0.54"]);
@@ -365,8 +377,26 @@ fn reconfigure_with_flags_for_each_allowed_role_then_validate() {
     for (role, ip, gateway) in [("support", "10.41.0.5", "10.41.0.254"), ("cyberx_host", "10.41.0.6", "10.41.0.253")] {
         let out = lab.run(
             &[
-                "--role", role, "network", "reconfigure", "--interface", "m0", "--ip", ip, "--subnet", "/24", "--gateway", gateway,
-                "--dns", "10.41.0.53", "--monitor", "local_listener=mon1", "--erspan", "erspan0", "--backup-dir", "/data/backups",
+                "--role",
+                role,
+                "network",
+                "reconfigure",
+                "--interface",
+                "m0",
+                "--ip",
+                ip,
+                "--subnet",
+                "/24",
+                "--gateway",
+                gateway,
+                "--dns",
+                "10.41.0.53",
+                "--monitor",
+                "local_listener=mon1",
+                "--erspan",
+                "erspan0",
+                "--backup-dir",
+                "/data/backups",
                 "--yes",
             ],
             b"",
@@ -406,8 +436,23 @@ fn a_failing_apply_rolls_everything_back() {
     let before = lab.state();
     let out = lab.run(
         &[
-            "network", "reconfigure", "--interface", "m2", "--ip", "10.60.0.5", "--subnet", "255.255.255.0", "--gateway",
-            "10.60.0.1", "--dns", "10.60.0.53", "--monitor", "local_listener=mon1", "--backup-dir", "/var/new/backups", "--yes",
+            "network",
+            "reconfigure",
+            "--interface",
+            "m2",
+            "--ip",
+            "10.60.0.5",
+            "--subnet",
+            "255.255.255.0",
+            "--gateway",
+            "10.60.0.1",
+            "--dns",
+            "10.60.0.53",
+            "--monitor",
+            "local_listener=mon1",
+            "--backup-dir",
+            "/var/new/backups",
+            "--yes",
         ],
         b"",
     );
@@ -472,7 +517,11 @@ fn bad_input_is_exit_2_and_changes_nothing() {
     // Piped answers that end early, and a declined summary.
     let out = lab.run(&["network", "reconfigure"], b"m0\n10.70.0.5\n");
     assert_eq!(out.code, 2, "{}", out.stderr);
-    assert!(out.stderr.ends_with("end of input before every setting was answered: nothing changed\n"), "{}", out.stderr);
+    assert!(
+        out.stderr.ends_with("end of input before every setting was answered: nothing changed\n"),
+        "{}",
+        out.stderr
+    );
     assert_eq!(lab.state(), before);
     let out = lab.run(&["network", "reconfigure"], b"m0\n10.70.0.5\n\n\n\nlocal_listener=mon1\n\n\nn\n");
     assert_eq!(out.code, 1, "{}", out.stderr);
@@ -493,7 +542,8 @@ fn support_user_through_the_daemon_with_piped_answers() {
     let Some(lab) = Lab::new("nr-daemon") else { return };
     lab.management("10.80.0.4/24", Some("10.80.0.1"));
     let socket = lab.path("run/sensorctl/sensord.sock");
-    let mut daemon = lab.ns.sensorctl(lab.root.path(), &["daemon"]).stdin(Stdio::null()).stdout(Stdio::null()).spawn().unwrap();
+    let mut daemon =
+        lab.ns.sensorctl(lab.root.path(), &["daemon"]).stdin(Stdio::null()).stdout(Stdio::null()).spawn().unwrap();
     struct Kill<'a>(&'a mut std::process::Child);
     impl Drop for Kill<'_> {
         fn drop(&mut self) {
@@ -524,8 +574,14 @@ fn support_user_through_the_daemon_with_piped_answers() {
     };
     let out = as_user(SUPPORT_UID, b"m0\n10.80.0.5\n\n10.80.0.254\n10.80.0.53\nlocal_listener=mon1\n\n/data/b\n\n");
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
-    assert!(out.stdout.contains("Apply these settings? [Y/n] \n") && out.stdout.contains("default route: added via 10.80.0.254 dev m0"));
-    assert_eq!(addresses_and_default(&lab, "m0"), (vec!["10.80.0.5/24".to_string()], "default via 10.80.0.254 dev m0 proto static".to_string()));
+    assert!(
+        out.stdout.contains("Apply these settings? [Y/n] \n")
+            && out.stdout.contains("default route: added via 10.80.0.254 dev m0")
+    );
+    assert_eq!(
+        addresses_and_default(&lab, "m0"),
+        (vec!["10.80.0.5/24".to_string()], "default via 10.80.0.254 dev m0 proto static".to_string())
+    );
     let before = lab.state();
     let out = as_user(CYBERX_UID, b"m0\n");
     assert_eq!(out.code, 77, "{}{}", out.stdout, out.stderr);
@@ -551,7 +607,10 @@ fn the_wizard_inside_the_restricted_shell() {
         "{}",
         out.stdout
     );
-    assert_eq!(addresses_and_default(&lab, "m0"), (vec!["10.90.0.5/24".to_string()], "default via 10.90.0.254 dev m0 proto static".to_string()));
+    assert_eq!(
+        addresses_and_default(&lab, "m0"),
+        (vec!["10.90.0.5/24".to_string()], "default via 10.90.0.254 dev m0 proto static".to_string())
+    );
     // cyberx does not even see the command there.
     let before = lab.state();
     let out = lab.run(&["--role", "cyberx", "shell"], b"network reconfigure\nm0\nexit\n");

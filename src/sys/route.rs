@@ -363,8 +363,10 @@ mod tests {
         let msg = route_request(&Route::default_via(Ipv4Addr::new(192, 0, 2, 1), 7));
         // rtmsg: AF_INET, /0, /0, tos 0, main, static, universe, unicast, flags 0.
         assert_eq!(&msg[..RTMSG_LEN], &[2, 0, 0, 0, 254, 4, 0, 1, 0, 0, 0, 0]);
-        let attrs: Vec<(u16, Vec<u8>)> =
-            Attributes::new(&msg[RTMSG_LEN..]).map(|a| a.map(|(k, d)| (k, d.to_vec()))).collect::<io::Result<_>>().unwrap();
+        let attrs: Vec<(u16, Vec<u8>)> = Attributes::new(&msg[RTMSG_LEN..])
+            .map(|a| a.map(|(k, d)| (k, d.to_vec())))
+            .collect::<io::Result<_>>()
+            .unwrap();
         assert_eq!(
             attrs,
             vec![
