@@ -245,6 +245,35 @@ pub enum Action {
         /// Structured output.
         json: bool,
     },
+    /// Compare the configured management network settings with the kernel and resolver file.
+    NetworkValidate {
+        /// Structured output.
+        json: bool,
+    },
+    /// Apply management network settings (the setup wizard's answers). Every field is filled
+    /// in client-side by `cli::network::complete_reconfigure` before the action runs or is
+    /// sent; the executor refuses one that is still `None`, and validates all of them again.
+    NetworkReconfigure {
+        /// Management interface.
+        interface: Option<String>,
+        /// Its IPv4 address.
+        ip: Option<String>,
+        /// Its subnet mask (dotted quad).
+        subnet: Option<String>,
+        /// Default gateway.
+        gateway: Option<String>,
+        /// DNS servers, in order (empty: none).
+        dns: Option<Vec<String>>,
+        /// Monitor interfaces as `label=device`.
+        monitors: Option<Vec<String>>,
+        /// ERSPAN interfaces.
+        erspan: Option<Vec<String>>,
+        /// Backup directory.
+        backup_dir: Option<String>,
+        /// `--yes`: the wizard asked nothing (kept last: nanoserde writes a stray comma after
+        /// a trailing `None`).
+        yes: bool,
+    },
     /// Serve the daemon socket.
     Daemon {},
     /// Create the alias symlinks in a directory.
@@ -304,6 +333,8 @@ impl Action {
             Action::NetworkBlink { .. } => ActionKind::NetworkBlink,
             Action::Ping { .. } => ActionKind::Ping,
             Action::InternetCheck { .. } => ActionKind::InternetCheck,
+            Action::NetworkValidate { .. } => ActionKind::NetworkValidate,
+            Action::NetworkReconfigure { .. } => ActionKind::NetworkReconfigure,
             Action::Daemon {} => ActionKind::Daemon,
             Action::PasswordReset { .. } => ActionKind::PasswordReset,
             Action::OwnPassword {} => ActionKind::OwnPassword,
@@ -320,6 +351,9 @@ impl Action {
             Action::OwnPassword {} => Some(("passwd", "-".to_string())),
             Action::LoginProtection { .. } => Some(("login-protection", "-".to_string())),
             Action::Auth { user, .. } => Some(("login", user.clone())),
+            Action::NetworkReconfigure { interface, .. } => {
+                Some(("network-reconfigure", interface.clone().unwrap_or_else(|| "-".to_string())))
+            }
             Action::Version { .. }
             | Action::Date { .. }
             | Action::Sanity { .. }
@@ -335,6 +369,7 @@ impl Action {
             | Action::NtpDisable { .. }
             | Action::NtpStatus { .. }
             | Action::NtpQuery { .. }
+            | Action::NetworkValidate { .. }
             | Action::Install { .. } => None,
         }
     }
@@ -398,6 +433,21 @@ pub fn run(action: &Action, ctx: &Context, out: &mut dyn Write) -> Result<Status
             crate::ping::run(&plan, out)
         }
         Action::InternetCheck { url, json } => crate::internet::run(ctx, url.as_deref(), *json, out),
+        Action::NetworkValidate { json } => crate::netconf::validate(ctx, *json, out),
+        Action::NetworkReconfigure { interface, ip, subnet, gateway, dns, monitors, erspan, backup_dir, yes: _ } => {
+            // Validated again: an Action may also arrive over the daemon's socket.
+            let settings = crate::netconf::Settings::from_answers(
+                interface.as_deref(),
+                ip.as_deref(),
+                subnet.as_deref(),
+                gateway.as_deref(),
+                dns.as_deref(),
+                monitors.as_deref(),
+                erspan.as_deref(),
+                backup_dir.as_deref(),
+            )?;
+            crate::netconf::reconfigure(ctx, &settings, out)
+        }
         Action::Daemon {} => crate::daemon::run(ctx, out),
         Action::PasswordReset { user, password, password_stdin, legacy_alias } => {
             if *legacy_alias {
@@ -521,6 +571,18 @@ mod tests {
             Action::OwnPassword {},
             Action::LoginProtection { max_failed: Some(7), window_s: None, json: true },
             Action::Auth { pam_type: "auth".into(), user: "support".into(), rhost: Some("10.0.0.1".into()) },
+            Action::NetworkValidate { json: true },
+            Action::NetworkReconfigure {
+                interface: Some("eth0".into()),
+                ip: None,
+                subnet: Some("255.255.255.0".into()),
+                gateway: None,
+                dns: Some(vec![]),
+                monitors: Some(vec!["local_listener=eth1".into()]),
+                erspan: None,
+                backup_dir: None,
+                yes: true,
+            },
         ] {
             let wire = action.serialize_json();
             assert_eq!(Action::deserialize_json(&wire).unwrap(), action, "{wire}");

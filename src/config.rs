@@ -64,6 +64,51 @@ pub struct Config {
     /// The failed-login window and lockout time, seconds (1-86400; default 900).
     #[nserde(default)]
     pub login_lockout_window_s: Option<u64>,
+    /// The management network and the interface roles, as `network reconfigure` last wrote them
+    /// (absent on a fresh image: `network validate` then has nothing to compare). Checked
+    /// field by field where it is used (`crate::netconf::Settings::from_config`).
+    #[nserde(default)]
+    pub network: Option<NetworkConfig>,
+    /// Where backups are written (under the root), instead of the board's `backup.dir`.
+    #[nserde(default)]
+    pub backup_dir: Option<String>,
+}
+
+/// The management network settings and interface roles (`network reconfigure`). Every field
+/// has a default so that a damaged section only stops the network commands (which report the
+/// field), not every command that reads the config.
+#[derive(Clone, Debug, PartialEq, DeJson, SerJson)]
+pub struct NetworkConfig {
+    /// The management interface (`eth0`).
+    #[nserde(default)]
+    pub interface: String,
+    /// Its IPv4 address, dotted quad.
+    #[nserde(default)]
+    pub ip: String,
+    /// Its subnet mask, dotted quad (`255.255.192.0`).
+    #[nserde(default)]
+    pub subnet: String,
+    /// The default gateway, inside the subnet.
+    #[nserde(default)]
+    pub gateway: String,
+    /// DNS servers in resolver order (at most 3, the resolver's limit).
+    #[nserde(default)]
+    pub dns: Vec<String>,
+    /// Monitor interfaces and their labels; absent means the board's mapping.
+    #[nserde(default)]
+    pub monitor_interfaces: Option<Vec<MonitorConfig>>,
+    /// Interfaces that receive ERSPAN (GRE-encapsulated mirror) traffic.
+    #[nserde(default)]
+    pub erspan_interfaces: Vec<String>,
+}
+
+/// One monitor interface of [`NetworkConfig`]: `label=device`.
+#[derive(Clone, Debug, PartialEq, DeJson, SerJson)]
+pub struct MonitorConfig {
+    /// The label operators see (`local_listener`).
+    pub label: String,
+    /// The kernel interface (`adiot0`).
+    pub device: String,
 }
 
 impl Default for Config {
@@ -79,6 +124,8 @@ impl Default for Config {
             ntp_poll_interval_s: None,
             login_max_failed: None,
             login_lockout_window_s: None,
+            network: None,
+            backup_dir: None,
         }
     }
 }
@@ -171,6 +218,33 @@ mod tests {
         };
         config.save(&root).unwrap();
         assert_eq!(Config::load(&root).unwrap(), config);
+        let config = Config {
+            network: Some(NetworkConfig {
+                interface: "eth0".into(),
+                ip: "10.0.0.5".into(),
+                subnet: "255.255.255.0".into(),
+                gateway: "10.0.0.1".into(),
+                dns: vec!["10.0.0.53".into()],
+                monitor_interfaces: Some(vec![MonitorConfig { label: "span_1".into(), device: "eth1".into() }]),
+                erspan_interfaces: vec![],
+            }),
+            backup_dir: Some("/data/b".into()),
+            ..Config::default()
+        };
+        config.save(&root).unwrap();
+        assert_eq!(Config::load(&root).unwrap(), config);
+    }
+
+    #[test]
+    fn network_section_fields_have_defaults() {
+        let text = r#"{"version": 1, "network": {"interface": "eth0", "ip": "10.0.0.5", "subnet": "255.255.255.0", "gateway": "10.0.0.1"}}"#;
+        let config = Config::deserialize_json(text).unwrap();
+        let network = config.network.unwrap();
+        assert!(network.dns.is_empty() && network.erspan_interfaces.is_empty());
+        assert_eq!(network.monitor_interfaces, None, "absent: the board's mapping");
+        // A damaged section still loads: the network commands report it, the others run.
+        let config = Config::deserialize_json(r#"{"version": 1, "network": {"interface": "eth0"}}"#).unwrap();
+        assert_eq!(config.network.unwrap().ip, "");
     }
 
     #[test]

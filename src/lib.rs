@@ -19,6 +19,7 @@ pub mod health;
 pub mod info;
 pub mod install;
 pub mod internet;
+pub mod netconf;
 pub mod netlist;
 pub mod ntp;
 pub mod localusers;

@@ -69,7 +69,7 @@ pub fn run(ctx: &Context, idle_override_s: Option<u64>, out: &mut dyn Write) -> 
                 continue;
             }
         };
-        if session.handle(&words, out)? == Flow::Logout {
+        if session.handle(&words, &mut reader, idle, out)? == Flow::Logout {
             return Ok(Status::Ok);
         }
     }
@@ -113,7 +113,7 @@ impl Session<'_> {
             .collect()
     }
 
-    fn handle(&mut self, words: &[String], out: &mut dyn Write) -> Result<Flow> {
+    fn handle(&mut self, words: &[String], reader: &mut LineReader<File>, idle: Duration, out: &mut dyn Write) -> Result<Flow> {
         let words: Vec<&str> = words.iter().map(String::as_str).collect();
         match (words.as_slice(), self.category) {
             ([], _) => return Ok(Flow::Continue),
@@ -149,7 +149,7 @@ impl Session<'_> {
         for candidate in &candidates {
             match cli::lookup(candidate) {
                 Lookup::Found(cmd, used) if self.visible(cmd) => {
-                    self.execute(cmd, &candidate[used..], out)?;
+                    self.execute(cmd, &candidate[used..], reader, idle, out)?;
                     return Ok(Flow::Continue);
                 }
                 Lookup::Found(cmd, _) if cli::shell_may_run(cmd.kind) => {
@@ -174,7 +174,14 @@ impl Session<'_> {
         Ok(Flow::Continue)
     }
 
-    fn execute(&self, cmd: &cli::Command, args: &[&str], out: &mut dyn Write) -> Result<()> {
+    fn execute(
+        &self,
+        cmd: &cli::Command,
+        args: &[&str],
+        reader: &mut LineReader<File>,
+        idle: Duration,
+        out: &mut dyn Write,
+    ) -> Result<()> {
         let name: Vec<&str> = cmd.path.to_vec();
         let command_name = name.join(" ");
         let action = match cli::parse_command(cmd, &name, args) {
@@ -192,6 +199,24 @@ impl Session<'_> {
                 cli::report(&command_name, &err);
                 return Ok(());
             }
+        };
+        // The reconfigure wizard asks its questions here, from the shell's own input stream
+        // (the daemon that runs the action has no terminal).
+        let action = if cli::network::needs_wizard(&action) {
+            let env = cli::network::WizardEnv {
+                root: &self.ctx.root,
+                ctx: Some(self.ctx),
+                terminal: std::io::IsTerminal::is_terminal(&io::stdin()),
+            };
+            match cli::network::complete_reconfigure(action, &env, &mut cli::network::LineAnswers::new(reader, idle), out) {
+                Ok(action) => action,
+                Err(err) => {
+                    cli::report(&command_name, &err);
+                    return Ok(());
+                }
+            }
+        } else {
+            action
         };
         if let Err(err) = action::perform(&action, self.ctx, out) {
             // A closed terminal ends the session; anything else is reported and the shell goes on.

@@ -107,9 +107,159 @@ impl Ipv4 {
     }
 }
 
+impl From<std::net::Ipv4Addr> for Ipv4 {
+    /// Every address the kernel reports is a valid dotted quad.
+    fn from(addr: std::net::Ipv4Addr) -> Ipv4 {
+        Ipv4(addr)
+    }
+}
+
 impl fmt::Display for Ipv4 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.0)
+    }
+}
+
+/// An IPv4 subnet mask: a dotted quad whose one bits are contiguous from the top
+/// (`255.255.192.0`), or the same as a prefix length written `/18`. `0.0.0.0` and holes
+/// (`255.0.255.0`) are refused: no management subnet has them, and a mask with a hole has no
+/// prefix length the kernel could be given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Netmask(u8);
+
+impl Netmask {
+    /// Parses `255.255.255.0` or `/24`.
+    pub fn parse(text: &str) -> Result<Netmask> {
+        let bad = |why: &str| Error::Usage(format!("invalid subnet mask '{}': {why}", printable(text)));
+        let expected = "expected a mask like 255.255.255.0 (or /24)";
+        if let Some(digits) = text.strip_prefix('/') {
+            if digits.is_empty() || digits.len() > 2 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(bad(expected));
+            }
+            if digits.len() > 1 && digits.starts_with('0') {
+                return Err(bad("leading zeros are not allowed"));
+            }
+            return match digits.parse::<u8>() {
+                Ok(prefix @ 1..=32) => Ok(Netmask(prefix)),
+                _ => Err(bad("the prefix length must be 1-32")),
+            };
+        }
+        let mask = u32::from(Ipv4::parse(text).map_err(|_| bad(expected))?.addr());
+        if mask == 0 {
+            return Err(bad("the mask must have at least one bit set"));
+        }
+        // Contiguous: the ones, inverted, are a block of low ones; adding one makes a power of two.
+        if (!mask).wrapping_add(1) & !mask != 0 {
+            return Err(bad("the one bits must be contiguous from the left (255.255.255.0, not 255.0.255.0)"));
+        }
+        Ok(Netmask(mask.leading_ones() as u8))
+    }
+
+    /// A mask of `prefix` leading ones (1–32); `None` outside that range.
+    pub fn from_prefix(prefix: u8) -> Option<Netmask> {
+        (1..=32).contains(&prefix).then_some(Netmask(prefix))
+    }
+
+    /// The prefix length (1–32).
+    pub fn prefix(self) -> u8 {
+        self.0
+    }
+
+    /// The mask as a 32-bit number.
+    pub fn bits(self) -> u32 {
+        u32::MAX << (32 - u32::from(self.0))
+    }
+
+    /// The network part of `addr`.
+    pub fn network(self, addr: std::net::Ipv4Addr) -> std::net::Ipv4Addr {
+        std::net::Ipv4Addr::from(u32::from(addr) & self.bits())
+    }
+
+    /// The broadcast address of `addr`'s subnet.
+    pub fn broadcast(self, addr: std::net::Ipv4Addr) -> std::net::Ipv4Addr {
+        std::net::Ipv4Addr::from(u32::from(addr) | !self.bits())
+    }
+
+    /// Whether `a` and `b` lie in the same subnet under this mask.
+    pub fn same_subnet(self, a: std::net::Ipv4Addr, b: std::net::Ipv4Addr) -> bool {
+        self.network(a) == self.network(b)
+    }
+}
+
+impl fmt::Display for Netmask {
+    /// Dotted-quad form, as the seed prints it (`subnet: 255.255.192.0`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", std::net::Ipv4Addr::from(self.bits()))
+    }
+}
+
+/// The label of a monitor interface (`local_listener`): 1–32 bytes of `[A-Za-z0-9_.-]`, starting
+/// with a letter or digit. Labels are shown to operators and written as `label=device`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Label(String);
+
+impl Label {
+    /// Parses a label.
+    pub fn parse(text: &str) -> Result<Label> {
+        let bytes = text.as_bytes();
+        let ok_char = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-');
+        if bytes.is_empty() || bytes.len() > 32 || !bytes.iter().all(ok_char) || !bytes[0].is_ascii_alphanumeric() {
+            return Err(Error::Usage(format!(
+                "invalid label '{}': expected 1-32 characters of A-Z a-z 0-9 _ . -, starting with a letter or digit",
+                printable(text)
+            )));
+        }
+        Ok(Label(text.to_string()))
+    }
+
+    /// The label as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Label {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A directory path as written in settings (`/var/cyberx/backups`): absolute, at most 200 bytes of
+/// `[A-Za-z0-9_.-/]`, no empty, `.` or `..` components, not `/` itself and not inside the kernel's
+/// trees (`/proc`, `/sys`, `/dev`). It is resolved under the root prefix where it is used.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct DirPath(String);
+
+impl DirPath {
+    /// Parses a directory path.
+    pub fn parse(text: &str) -> Result<DirPath> {
+        let bad = |why: &str| Error::Usage(format!("invalid directory '{}': {why}", printable(text)));
+        let ok_char = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-' | b'/');
+        if !text.starts_with('/') {
+            return Err(bad("must be an absolute path, like /var/backups"));
+        }
+        if text.len() > 200 || !text.as_bytes().iter().all(ok_char) {
+            return Err(bad("expected at most 200 characters of A-Z a-z 0-9 _ . - /"));
+        }
+        let parts: Vec<&str> = text[1..].split('/').collect();
+        if parts.iter().any(|p| p.is_empty() || *p == "." || *p == "..") {
+            return Err(bad("no empty, '.' or '..' parts (and no trailing /)"));
+        }
+        if matches!(parts.first(), Some(&("proc" | "sys" | "dev"))) {
+            return Err(bad("must not be inside /proc, /sys or /dev"));
+        }
+        Ok(DirPath(text.to_string()))
+    }
+
+    /// The path as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for DirPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -183,6 +333,71 @@ mod tests {
         }
         assert!(Ipv4::parse("01.2.3.4").unwrap_err().to_string().contains("leading zeros"));
         assert_eq!(Ipv4::parse("1.2.3.4\n").unwrap_err().to_string(), "invalid IPv4 address '1.2.3.4\\x0a': expected four numbers 0-255 separated by dots, like 192.0.2.10");
+    }
+
+    #[test]
+    fn netmasks_are_contiguous_and_print_dotted() {
+        for (good, prefix, dotted) in [
+            ("255.255.255.0", 24, "255.255.255.0"),
+            ("255.255.192.0", 18, "255.255.192.0"),
+            ("255.255.255.255", 32, "255.255.255.255"),
+            ("128.0.0.0", 1, "128.0.0.0"),
+            ("255.255.255.252", 30, "255.255.255.252"),
+            ("/24", 24, "255.255.255.0"),
+            ("/1", 1, "128.0.0.0"),
+            ("/32", 32, "255.255.255.255"),
+            ("/18", 18, "255.255.192.0"),
+        ] {
+            let mask = Netmask::parse(good).unwrap();
+            assert_eq!(mask.prefix(), prefix, "{good}");
+            assert_eq!(mask.to_string(), dotted, "{good}");
+        }
+        for bad in [
+            "", "0.0.0.0", "255.0.255.0", "255.255.255.1", "0.255.255.255", "254.255.255.0", "255.255.255",
+            "255.255.255.0.0", "24", "/0", "/33", "/024", "/", "/2a", "255.255.255.00", " 255.255.255.0",
+            "255.255.255.0\n", "ffffff00", "/-1",
+        ] {
+            let err = Netmask::parse(bad).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{bad:?}");
+            assert!(err.to_string().starts_with("invalid subnet mask '"), "{err}");
+            assert_eq!(err.to_string().lines().count(), 1, "{bad:?}");
+        }
+        assert!(Netmask::parse("255.0.255.0").unwrap_err().to_string().contains("contiguous"));
+        let mask = Netmask::parse("255.255.192.0").unwrap();
+        let ip = std::net::Ipv4Addr::new(172, 20, 248, 69);
+        assert_eq!(mask.network(ip), std::net::Ipv4Addr::new(172, 20, 192, 0));
+        assert_eq!(mask.broadcast(ip), std::net::Ipv4Addr::new(172, 20, 255, 255));
+        assert!(mask.same_subnet(ip, std::net::Ipv4Addr::new(172, 20, 192, 1)));
+        assert!(!mask.same_subnet(ip, std::net::Ipv4Addr::new(10, 1, 0, 1)));
+        assert_eq!(Netmask::from_prefix(0), None);
+        assert_eq!(Netmask::from_prefix(33), None);
+        assert_eq!(Netmask::from_prefix(32).unwrap().bits(), u32::MAX);
+    }
+
+    #[test]
+    fn labels() {
+        for good in ["local_listener", "span_1", "a", "Tap-3.x", &"x".repeat(32)] {
+            assert!(Label::parse(good).is_ok(), "{good}");
+        }
+        for bad in ["", "_x", "-x", ".x", "a=b", "a b", "a,b", &"x".repeat(33), "ü", "a\n"] {
+            assert_eq!(Label::parse(bad).unwrap_err().exit_code(), 2, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn directory_paths() {
+        for good in ["/var/cyberx/backups", "/data/backups", "/b", "/a.b/c-d_e"] {
+            assert_eq!(DirPath::parse(good).unwrap().as_str(), good);
+        }
+        for bad in [
+            "", "/", "relative/dir", "/a//b", "/a/", "/a/../b", "/a/./b", "/..", "/proc/x", "/sys", "/dev/shm",
+            "/a b", "/a;b", "/a\nb", "/ü", &format!("/{}", "x".repeat(200)),
+        ] {
+            let err = DirPath::parse(bad).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{bad:?}");
+            assert_eq!(err.to_string().lines().count(), 1, "{bad:?}");
+        }
+        assert!(DirPath::parse("/procfs").is_ok(), "only the kernel trees themselves are refused");
     }
 
     #[test]

@@ -198,6 +198,20 @@ pub static COMMANDS: &[Command] = &[
         parse: ntp::parse_query,
     },
     Command {
+        path: &["network", "validate"],
+        aliases: &[],
+        kind: ActionKind::NetworkValidate,
+        summary: "check the management network settings against the system",
+        parse: network::parse_validate,
+    },
+    Command {
+        path: &["network", "reconfigure"],
+        aliases: &[],
+        kind: ActionKind::NetworkReconfigure,
+        summary: "setup wizard: management network, monitor/ERSPAN interfaces, backups",
+        parse: network::parse_reconfigure,
+    },
+    Command {
         path: &["shell"],
         aliases: &[],
         kind: ActionKind::Shell,
@@ -442,16 +456,21 @@ pub fn main(argv: Vec<OsString>) -> u8 {
         Err(NoAction::Early(early)) => return print_early_exit(&command_name, &early),
         Err(NoAction::Error(err)) => return report(&command_name, &err),
     };
-    let root = globals.root.or_else(|| std::env::var("SENSORCTL_ROOT").ok()).unwrap_or_else(|| "/".to_string());
+    let root = globals.root.clone().or_else(|| std::env::var("SENSORCTL_ROOT").ok()).unwrap_or_else(|| "/".to_string());
     if !std::path::Path::new(&root).is_dir() {
         return report(&command_name, &Error::Usage(format!("--root {root}: not a directory")));
     }
-    if crate::sys::ids::real_uid() != 0 && action.kind() != ActionKind::Shell {
+    let is_root = crate::sys::ids::real_uid() == 0;
+    if !is_root && action.kind() != ActionKind::Shell && (globals.role.is_some() || globals.board.is_some()) {
+        return report(&command_name, &Error::Usage("--role and --board are for root only".to_string()));
+    }
+    let action = match prepare(action, &RootDir::new(&root), &globals) {
+        Ok(action) => action,
+        Err(err) => return report(&command_name, &err),
+    };
+    if !is_root && action.kind() != ActionKind::Shell {
         // Not root: the daemon establishes who we are and runs the action; the board and the
         // role are its to decide.
-        if globals.role.is_some() || globals.board.is_some() {
-            return report(&command_name, &Error::Usage("--role and --board are for root only".to_string()));
-        }
         let mut stdout = std::io::stdout().lock();
         return match crate::daemon::call(&RootDir::new(root), &action, &mut stdout) {
             Ok(Status::Ok) => exit::OK,
@@ -469,6 +488,39 @@ pub fn main(argv: Vec<OsString>) -> u8 {
         Ok(Status::Problem) => exit::PROBLEM,
         Err(err) => report(&command_name, &err),
     }
+}
+
+/// Client-side steps an action needs before it runs here or is sent to the daemon: the
+/// `network reconfigure` wizard asks its questions on this process's terminal, because the
+/// daemon has none (see `network::complete_reconfigure`). Other actions pass unchanged.
+fn prepare(action: Action, root: &RootDir, globals: &Globals) -> Result<Action, Error> {
+    if !network::needs_wizard(&action) {
+        return Ok(action);
+    }
+    let uid = crate::sys::ids::real_uid();
+    let (board, role) = if uid == 0 { (globals.board.clone(), globals.role) } else { (None, None) };
+    // Best effort: without a context (an unreadable passwd or config) the wizard still runs on
+    // the board's and the kernel's values, and the daemon decides about the role.
+    let ctx = match Context::for_uid(root.clone(), board, role, uid) {
+        Ok(ctx) => Some(ctx),
+        Err(err) => {
+            log::info!("wizard without context: {err}");
+            None
+        }
+    };
+    let idle = ctx
+        .as_ref()
+        .and_then(|ctx| ctx.config().ok())
+        .map_or(std::time::Duration::from_secs(crate::config::DEFAULT_SHELL_IDLE_TIMEOUT_S), |c| c.shell_idle_timeout());
+    let stdin = std::io::stdin();
+    let terminal = std::io::IsTerminal::is_terminal(&stdin);
+    let fd = std::os::fd::AsFd::as_fd(&stdin)
+        .try_clone_to_owned()
+        .map_err(|e| Error::io("duplicate", "standard input", e))?;
+    let mut reader = crate::shell::LineReader::new(std::fs::File::from(fd));
+    let mut answers = network::LineAnswers::new(&mut reader, idle);
+    let env = network::WizardEnv { root, ctx: ctx.as_ref(), terminal };
+    network::complete_reconfigure(action, &env, &mut answers, &mut std::io::stdout().lock())
 }
 
 /// Prints argh's help (stdout, exit 0) or usage error (stderr, exit 2).

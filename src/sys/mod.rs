@@ -19,6 +19,7 @@ pub mod procfs;
 pub mod procnet;
 pub mod random;
 pub mod reboot;
+pub mod route;
 pub mod signal;
 pub mod socket;
 pub mod term;
