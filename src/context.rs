@@ -66,6 +66,19 @@ impl Context {
         Ok(ctx)
     }
 
+    /// The same caller, root and board choice, with the config and board read afresh: for a
+    /// long-lived session (the restricted shell) whose commands may change the config.
+    pub fn refreshed(&self) -> Context {
+        Context {
+            root: self.root.clone(),
+            caller: self.caller.clone(),
+            asker: self.asker.clone(),
+            board_spec: self.board_spec.clone(),
+            config: OnceCell::new(),
+            board: OnceCell::new(),
+        }
+    }
+
     /// The config (defaults when there is no file).
     pub fn config(&self) -> Result<&Config> {
         if let Some(config) = self.config.get() {

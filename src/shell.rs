@@ -218,7 +218,8 @@ impl Session<'_> {
         } else {
             action
         };
-        if let Err(err) = action::perform(&action, self.ctx, out) {
+        // Each command sees the config as it is now, not as it was at login.
+        if let Err(err) = action::perform(&action, &self.ctx.refreshed(), out) {
             // A closed terminal ends the session; anything else is reported and the shell goes on.
             if let Error::Io { source, .. } = &err {
                 if source.kind() == io::ErrorKind::BrokenPipe {
