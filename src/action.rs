@@ -223,6 +223,24 @@ pub enum Action {
         /// Structured output.
         json: bool,
     },
+    /// Set or clear an interface's outbound bandwidth limit.
+    NetworkLimit {
+        /// The interface (validated as an [`crate::validate::IfName`] when parsed, and again here).
+        interface: String,
+        /// The limit as typed (`30kbit`; a [`crate::validate::Rate`], validated again here).
+        limit: Option<String>,
+        /// Remove the limit instead; exactly one of `limit` and `clear` is given.
+        clear: bool,
+    },
+    /// Sample the interfaces' receive and send rates once a second.
+    NetworkLoad {
+        /// Only this interface (else every interface that is up, except loopback).
+        interface: Option<String>,
+        /// Number of one-second samples, 1-3600.
+        seconds: u32,
+        /// Structured output.
+        json: bool,
+    },
     /// Serve the daemon socket.
     Daemon {},
     /// Create the alias symlinks in a directory.
@@ -247,6 +265,8 @@ impl Action {
             Action::NetworkBlink { .. } => ActionKind::NetworkBlink,
             Action::Ping { .. } => ActionKind::Ping,
             Action::InternetCheck { .. } => ActionKind::InternetCheck,
+            Action::NetworkLimit { .. } => ActionKind::NetworkLimit,
+            Action::NetworkLoad { .. } => ActionKind::NetworkLoad,
             Action::Daemon {} => ActionKind::Daemon,
         }
     }
@@ -300,6 +320,20 @@ pub fn run(action: &Action, ctx: &Context, out: &mut dyn Write) -> Result<Status
             crate::ping::run(&plan, out)
         }
         Action::InternetCheck { url, json } => crate::internet::run(ctx, url.as_deref(), *json, out),
+        Action::NetworkLimit { interface, limit, clear } => {
+            // Re-validated: an Action may also arrive over the daemon's socket.
+            let interface = crate::validate::IfName::parse(interface)?;
+            let change = match (limit, clear) {
+                (Some(limit), false) => crate::limit::Change::Set(crate::validate::Rate::parse(limit)?),
+                (None, true) => crate::limit::Change::Clear,
+                _ => return Err(Error::Usage("give either --limit or --clear".to_string())),
+            };
+            crate::limit::run(ctx, &interface, &change, out)
+        }
+        Action::NetworkLoad { interface, seconds, json } => {
+            let interface = interface.as_deref().map(crate::validate::IfName::parse).transpose()?;
+            crate::netload::run(ctx, interface.as_ref(), *seconds, *json, out)
+        }
         Action::Daemon {} => crate::daemon::run(ctx, out),
     }
 }
@@ -393,6 +427,10 @@ mod tests {
             Action::Sanity { json: true },
             Action::Reboot {},
             Action::Shutdown {},
+            Action::NetworkLimit { interface: "eth0".into(), limit: Some("30kbit".into()), clear: false },
+            Action::NetworkLimit { interface: "eth0".into(), limit: None, clear: true },
+            Action::NetworkLoad { interface: None, seconds: 6, json: false },
+            Action::NetworkLoad { interface: Some("eth1".into()), seconds: 2, json: true },
         ] {
             let wire = action.serialize_json();
             assert_eq!(Action::deserialize_json(&wire).unwrap(), action, "{wire}");

@@ -41,6 +41,20 @@ pub struct Config {
     /// Deadline of the internet check, seconds (default 10).
     #[nserde(default)]
     pub internet_check_timeout_s: Option<u64>,
+    /// Outbound bandwidth limits set by `network limit`, applied again when the daemon starts.
+    #[nserde(default)]
+    pub bandwidth_limits: Vec<BandwidthLimit>,
+}
+
+/// One interface's outbound bandwidth limit.
+#[derive(Clone, Debug, PartialEq, DeJson, SerJson)]
+pub struct BandwidthLimit {
+    /// The interface.
+    pub interface: String,
+    /// The limit as the operator typed it (`30kbit`); validated again when it is applied.
+    pub limit: String,
+    /// The limit in bytes per second, for readers of the file.
+    pub bytes_per_second: u64,
 }
 
 impl Default for Config {
@@ -52,6 +66,7 @@ impl Default for Config {
             internet_check_url: None,
             internet_check_proxy: None,
             internet_check_timeout_s: None,
+            bandwidth_limits: Vec::new(),
         }
     }
 }
@@ -112,7 +127,12 @@ mod tests {
         let dir = TempDir::new("config");
         let root = RootDir::new(dir.path());
         assert_eq!(Config::load(&root).unwrap(), Config::default());
-        let config = Config { board: Some("rugged-arm-4port".into()), shell_idle_timeout_s: Some(60), ..Config::default() };
+        let config = Config {
+            board: Some("rugged-arm-4port".into()),
+            shell_idle_timeout_s: Some(60),
+            bandwidth_limits: vec![BandwidthLimit { interface: "eth0".into(), limit: "30kbit".into(), bytes_per_second: 3750 }],
+            ..Config::default()
+        };
         config.save(&root).unwrap();
         assert_eq!(Config::load(&root).unwrap(), config);
     }

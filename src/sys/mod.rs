@@ -18,5 +18,6 @@ pub mod procfs;
 pub mod procnet;
 pub mod reboot;
 pub mod signal;
+pub mod tc;
 pub mod uname;
 pub mod unix_socket;
