@@ -190,6 +190,59 @@ fn remove(socket: &mut RouteSocket, link: &Link, interface: &IfName) -> Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::paths::RootDir;
+    use crate::testutil::TempDir;
+    use std::process::Command;
+
+    fn tool(argv: &[&str]) -> String {
+        let out = Command::new(argv[0]).args(&argv[1..]).output().unwrap();
+        assert!(out.status.success(), "{argv:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    #[test]
+    fn stored_limits_are_applied_again_and_failures_do_not_stop_the_others() {
+        let dir = TempDir::new("limit-boot");
+        let root = RootDir::new(dir.path());
+        let stored = |interface: &str, limit: &str, bytes_per_second: u64| BandwidthLimit {
+            interface: interface.into(),
+            limit: limit.into(),
+            bytes_per_second,
+        };
+        Config {
+            bandwidth_limits: vec![
+                stored("gone0", "2mbit", 250_000),
+                stored("boot0", "1mbit", 125_000),
+                stored("boot1", "5Mbit", 0), // edited by hand into something invalid
+            ],
+            ..Config::default()
+        }
+        .save(&root)
+        .unwrap();
+        // The kernel side runs on a thread of its own in a fresh network namespace (unshare
+        // affects only the calling thread; the `ip` and `tc` it starts inherit it).
+        let outcome = std::thread::spawn(move || {
+            let unshared = crate::sys::tc::unshare_network_namespace_of_this_thread();
+            if unshared.is_err() || Command::new("tc").arg("-V").output().is_err() {
+                return None;
+            }
+            tool(&["ip", "link", "add", "boot0", "type", "veth", "peer", "name", "boot1"]);
+            let ctx = Context::for_uid(root, None, None, 0).unwrap();
+            let result = apply_stored_limits(&ctx);
+            Some((result, tool(&["tc", "-j", "qdisc", "show", "dev", "boot0"]), tool(&["tc", "qdisc", "show", "dev", "boot1"])))
+        })
+        .join()
+        .unwrap();
+        let Some((result, boot0, boot1)) = outcome else {
+            eprintln!("skipped: needs CAP_SYS_ADMIN for a network namespace and iproute2");
+            return;
+        };
+        let err = result.unwrap_err().to_string();
+        assert!(err.contains("gone0: interface 'gone0' does not exist"), "{err}");
+        assert!(err.contains("boot1: invalid limit '5Mbit'"), "{err}");
+        assert!(boot0.contains("\"kind\":\"tbf\"") && boot0.contains("\"rate\":125000,"), "{boot0}");
+        assert!(!boot1.contains("tbf"), "{boot1}");
+    }
 
     #[test]
     fn bucket_and_queue_follow_the_formula() {

@@ -189,6 +189,15 @@ pub fn delete_root_qdisc(socket: &mut RouteSocket, ifindex: u32) -> io::Result<V
     socket.request_ack(libc::RTM_DELQDISC, 0, &delete_root_payload(ifindex))
 }
 
+/// `unshare(CLONE_NEWNET)` for the calling thread only: tests of code that changes qdiscs run on
+/// a thread of their own in a fresh network namespace (programs that thread starts inherit it).
+#[cfg(test)]
+pub(crate) fn unshare_network_namespace_of_this_thread() -> io::Result<()> {
+    // SAFETY: changes the network namespace of the calling thread only; it shares no file
+    // descriptor table or filesystem state that unshare could invalidate.
+    unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWNET) }.map_err(io::Error::from)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
