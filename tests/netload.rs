@@ -51,7 +51,7 @@ fn samples(block: &[&str]) -> Vec<(f64, f64)> {
 fn json_number(json: &str, after: &str, key: &str) -> f64 {
     let from = json.find(after).unwrap_or_else(|| panic!("no {after} in {json}"));
     let at = json[from..].find(&format!("\"{key}\":")).unwrap() + from + key.len() + 3;
-    let end = json[at..].find(|c: char| c == ',' || c == '}' || c == '\n').unwrap() + at;
+    let end = json[at..].find([',', '}', '\n']).unwrap() + at;
     json[at..end].trim().parse().unwrap()
 }
 
