@@ -274,6 +274,24 @@ pub enum Action {
         /// a trailing `None`).
         yes: bool,
     },
+    /// Set or clear an interface's outbound bandwidth limit.
+    NetworkLimit {
+        /// The interface (validated as an [`crate::validate::IfName`] when parsed, and again here).
+        interface: String,
+        /// The limit as typed (`30kbit`; a [`crate::validate::Rate`], validated again here).
+        limit: Option<String>,
+        /// Remove the limit instead; exactly one of `limit` and `clear` is given.
+        clear: bool,
+    },
+    /// Sample the interfaces' receive and send rates once a second.
+    NetworkLoad {
+        /// Only this interface (else every interface that is up, except loopback).
+        interface: Option<String>,
+        /// Number of one-second samples, 1-3600.
+        seconds: u32,
+        /// Structured output.
+        json: bool,
+    },
     /// Serve the daemon socket.
     Daemon {},
     /// Create the alias symlinks in a directory.
@@ -335,6 +353,8 @@ impl Action {
             Action::InternetCheck { .. } => ActionKind::InternetCheck,
             Action::NetworkValidate { .. } => ActionKind::NetworkValidate,
             Action::NetworkReconfigure { .. } => ActionKind::NetworkReconfigure,
+            Action::NetworkLimit { .. } => ActionKind::NetworkLimit,
+            Action::NetworkLoad { .. } => ActionKind::NetworkLoad,
             Action::Daemon {} => ActionKind::Daemon,
             Action::PasswordReset { .. } => ActionKind::PasswordReset,
             Action::OwnPassword {} => ActionKind::OwnPassword,
@@ -354,6 +374,7 @@ impl Action {
             Action::NetworkReconfigure { interface, .. } => {
                 Some(("network-reconfigure", interface.clone().unwrap_or_else(|| "-".to_string())))
             }
+            Action::NetworkLimit { interface, .. } => Some(("network-limit", interface.clone())),
             Action::Version { .. }
             | Action::Date { .. }
             | Action::Sanity { .. }
@@ -370,6 +391,7 @@ impl Action {
             | Action::NtpStatus { .. }
             | Action::NtpQuery { .. }
             | Action::NetworkValidate { .. }
+            | Action::NetworkLoad { .. }
             | Action::Install { .. } => None,
         }
     }
@@ -447,6 +469,20 @@ pub fn run(action: &Action, ctx: &Context, out: &mut dyn Write) -> Result<Status
                 backup_dir.as_deref(),
             )?;
             crate::netconf::reconfigure(ctx, &settings, out)
+        }
+        Action::NetworkLimit { interface, limit, clear } => {
+            // Re-validated: an Action may also arrive over the daemon's socket.
+            let interface = crate::validate::IfName::parse(interface)?;
+            let change = match (limit, clear) {
+                (Some(limit), false) => crate::limit::Change::Set(crate::validate::Rate::parse(limit)?),
+                (None, true) => crate::limit::Change::Clear,
+                _ => return Err(Error::Usage("give either --limit or --clear".to_string())),
+            };
+            crate::limit::run(ctx, &interface, &change, out)
+        }
+        Action::NetworkLoad { interface, seconds, json } => {
+            let interface = interface.as_deref().map(crate::validate::IfName::parse).transpose()?;
+            crate::netload::run(ctx, interface.as_ref(), *seconds, *json, out)
         }
         Action::Daemon {} => crate::daemon::run(ctx, out),
         Action::PasswordReset { user, password, password_stdin, legacy_alias } => {
@@ -583,6 +619,10 @@ mod tests {
                 backup_dir: None,
                 yes: true,
             },
+            Action::NetworkLimit { interface: "eth0".into(), limit: Some("30kbit".into()), clear: false },
+            Action::NetworkLimit { interface: "eth0".into(), limit: None, clear: true },
+            Action::NetworkLoad { interface: None, seconds: 6, json: false },
+            Action::NetworkLoad { interface: Some("eth1".into()), seconds: 2, json: true },
         ] {
             let wire = action.serialize_json();
             assert_eq!(Action::deserialize_json(&wire).unwrap(), action, "{wire}");

@@ -72,6 +72,9 @@ pub struct Config {
     /// Where backups are written (under the root), instead of the board's `backup.dir`.
     #[nserde(default)]
     pub backup_dir: Option<String>,
+    /// Outbound bandwidth limits set by `network limit`, applied again when the daemon starts.
+    #[nserde(default)]
+    pub bandwidth_limits: Vec<BandwidthLimit>,
 }
 
 /// The management network settings and interface roles (`network reconfigure`). Every field
@@ -111,6 +114,17 @@ pub struct MonitorConfig {
     pub device: String,
 }
 
+/// One interface's outbound bandwidth limit.
+#[derive(Clone, Debug, PartialEq, DeJson, SerJson)]
+pub struct BandwidthLimit {
+    /// The interface.
+    pub interface: String,
+    /// The limit as the operator typed it (`30kbit`); validated again when it is applied.
+    pub limit: String,
+    /// The limit in bytes per second, for readers of the file.
+    pub bytes_per_second: u64,
+}
+
 impl Default for Config {
     fn default() -> Config {
         Config {
@@ -126,6 +140,7 @@ impl Default for Config {
             login_lockout_window_s: None,
             network: None,
             backup_dir: None,
+            bandwidth_limits: Vec::new(),
         }
     }
 }
@@ -214,6 +229,7 @@ mod tests {
             board: Some("rugged-arm-4port".into()),
             shell_idle_timeout_s: Some(60),
             ntp_servers: vec!["192.0.2.10".into(), "127.0.0.1".into()],
+            bandwidth_limits: vec![BandwidthLimit { interface: "eth0".into(), limit: "30kbit".into(), bytes_per_second: 3750 }],
             ..Config::default()
         };
         config.save(&root).unwrap();

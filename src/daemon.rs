@@ -189,6 +189,14 @@ pub fn run(ctx: &Context, out: &mut dyn Write) -> Result<Status> {
         crate::sys::signal::number::HUP,
     ])
     .map_err(|e| Error::io("install signal handlers", "SIGTERM", e))?;
+    // What must hold after every boot: the stored bandwidth limits (tc state does not survive
+    // a reboot). A failure is logged; the daemon serves anyway. Done before the socket
+    // exists, so that a client that can connect sees them in place.
+    match crate::limit::apply_stored_limits(ctx) {
+        Ok(0) => {}
+        Ok(applied) => log::info!("applied {applied} stored bandwidth limit(s)"),
+        Err(err) => log::error!("applying the stored bandwidth limits: {err}"),
+    }
     let listener = UnixListener::bind(&path).map_err(|e| Error::io("bind", &path, e))?;
     secure(&path, 0o660, gid)?;
     let mut watchdog = match &board.watchdog {

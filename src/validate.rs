@@ -263,6 +263,88 @@ impl fmt::Display for DirPath {
     }
 }
 
+/// An outbound bandwidth limit as `network limit --limit` takes it: a whole number followed by
+/// one of the reference CLI's units, or by none.
+///
+/// | unit | meaning | bytes per second |
+/// |---|---|---|
+/// | `kbps` | kilobytes per second | × 1000 |
+/// | `mbps` | megabytes per second | × 1 000 000 |
+/// | `kbit` | kilobits per second | × 125 |
+/// | `mbit` | megabits per second | × 125 000 |
+/// | `bps` or none | bytes per second | × 1 |
+///
+/// The prefixes are decimal (as in `tc`). Units are lower case only: `Mbps` is usually meant as
+/// megabits, which here would be `mbit`, so a capitalised unit is refused rather than guessed.
+/// The value must be at least [`Rate::MIN_BYTES_PER_SECOND`] (1kbit: below that one full-size
+/// frame takes longer than the kernel's token bucket can be told to wait) and at most
+/// [`Rate::MAX_BYTES_PER_SECOND`] (100 Gbit/s).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rate {
+    text: String,
+    bytes_per_second: u64,
+}
+
+impl Rate {
+    /// The smallest limit: 1kbit.
+    pub const MIN_BYTES_PER_SECOND: u64 = 125;
+    /// The largest limit: 100 Gbit/s.
+    pub const MAX_BYTES_PER_SECOND: u64 = 12_500_000_000;
+
+    /// Parses a limit such as `30kbit`, `1000mbps` or `4096`.
+    pub fn parse(text: &str) -> Result<Rate> {
+        let bad = |why: &str| Error::Usage(format!("invalid limit '{}': {why}", printable(text)));
+        let units = "use a whole number with kbps (kilobytes/s), mbps (megabytes/s), kbit (kilobits/s), \
+                     mbit (megabits/s), bps or no unit (bytes/s), e.g. 30kbit";
+        let digits = text.bytes().take_while(u8::is_ascii_digit).count();
+        let (number, unit) = text.split_at(digits);
+        if text.is_empty() {
+            return Err(bad(&format!("empty; {units}")));
+        }
+        if number.is_empty() {
+            let why = if text.starts_with('-') { "negative" } else { "expected a whole number" };
+            return Err(bad(&format!("{why}; {units}")));
+        }
+        let multiplier: u64 = match unit {
+            "" | "bps" => 1,
+            "kbps" => 1_000,
+            "mbps" => 1_000_000,
+            "kbit" => 125,
+            "mbit" => 125_000,
+            _ => return Err(bad(&format!("unknown unit '{}'; {units}", printable(unit)))),
+        };
+        let too_large = || bad(&format!("too large: the maximum is 100000mbit ({} bytes per second)", Rate::MAX_BYTES_PER_SECOND));
+        let value = number.parse::<u64>().map_err(|_| too_large())?;
+        if value == 0 {
+            return Err(bad("must be more than 0"));
+        }
+        let bytes_per_second = value.checked_mul(multiplier).ok_or_else(too_large)?;
+        if bytes_per_second > Rate::MAX_BYTES_PER_SECOND {
+            return Err(too_large());
+        }
+        if bytes_per_second < Rate::MIN_BYTES_PER_SECOND {
+            return Err(bad(&format!("too small: the minimum is 1kbit ({} bytes per second)", Rate::MIN_BYTES_PER_SECOND)));
+        }
+        Ok(Rate { text: text.to_string(), bytes_per_second })
+    }
+
+    /// The limit in bytes per second.
+    pub fn bytes_per_second(&self) -> u64 {
+        self.bytes_per_second
+    }
+
+    /// The limit as it was typed (`1000mbps`), for messages and the config.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+impl fmt::Display for Rate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
 /// `text` made safe to echo in a one-line message: control characters and non-ASCII become
 /// `\xNN` escapes, and very long values are cut, so an error can never carry a terminal escape
 /// sequence or flood a serial console.
@@ -381,6 +463,67 @@ mod tests {
         }
         for bad in ["", "_x", "-x", ".x", "a=b", "a b", "a,b", &"x".repeat(33), "ü", "a\n"] {
             assert_eq!(Label::parse(bad).unwrap_err().exit_code(), 2, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn rates_in_every_unit_of_the_reference() {
+        for (text, bytes) in [
+            ("30kbit", 3_750),
+            ("1000mbps", 1_000_000_000),
+            ("1mbit", 125_000),
+            ("100mbit", 12_500_000),
+            ("5kbps", 5_000),
+            ("2048bps", 2_048),
+            ("2048", 2_048),
+            ("125", 125),
+            ("1kbit", 125),
+            ("100000mbit", 12_500_000_000),
+            ("12500000000", 12_500_000_000),
+            ("40000mbit", 5_000_000_000), // above 32 bits: the kernel needs TCA_TBF_RATE64
+        ] {
+            let rate = Rate::parse(text).unwrap();
+            assert_eq!(rate.bytes_per_second(), bytes, "{text}");
+            assert_eq!(rate.to_string(), text, "echoed as typed");
+        }
+    }
+
+    #[test]
+    fn rates_that_are_refused() {
+        for (bad, why) in [
+            ("", "empty"),
+            ("0", "more than 0"),
+            ("0kbit", "more than 0"),
+            ("000", "more than 0"),
+            ("-5", "negative"),
+            ("-5mbit", "negative"),
+            ("+5mbit", "whole number"),
+            ("mbit", "whole number"),
+            (" 5mbit", "whole number"),
+            ("5 mbit", "unknown unit ' mbit'"),
+            ("5mbit ", "unknown unit 'mbit '"),
+            ("5mbits", "unknown unit"),
+            ("5Mbit", "unknown unit 'Mbit'"),
+            ("5MBPS", "unknown unit"),
+            ("5gbit", "unknown unit"),
+            ("5kb", "unknown unit"),
+            ("1.5mbit", "unknown unit '.5mbit'"),
+            ("0x10", "unknown unit"),
+            ("5mbit;reboot", "unknown unit"),
+            ("124", "too small"),
+            ("1bps", "too small"),
+            ("100001mbit", "too large"),
+            ("12500000001", "too large"),
+            ("18446744073709551615mbps", "too large"), // u64::MAX: the multiplication overflows
+            ("18446744073709551616", "too large"),     // does not fit u64 at all
+            ("99999999999999999999999999kbit", "too large"),
+        ] {
+            let err = Rate::parse(bad).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{bad:?}");
+            let text = err.to_string();
+            assert!(text.starts_with("invalid limit '"), "{bad:?}: {text}");
+            assert!(text.contains(why), "{bad:?}: {text}");
+            assert_eq!(text.lines().count(), 1, "{bad:?}: {text}");
         }
     }
 

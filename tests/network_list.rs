@@ -68,9 +68,14 @@ fn setup(label: &str) -> Option<Netns> {
 
 /// Our binary inside the namespace, as root on a sandbox root.
 fn ours(ns: &Netns, root: &Path, args: &[&str]) -> Output {
-    let mut full = vec!["--root", root.to_str().unwrap(), "network", "list"];
+    let bin = bin();
+    let mut full = vec![bin.to_str().unwrap(), "--root", root.to_str().unwrap(), "network", "list"];
     full.extend_from_slice(args);
-    ns.exec(bin().to_str().unwrap(), &full)
+    // Cross-architecture runs go through qemu-user (scripts/test-cross sets the runner).
+    match std::env::var("SENSORCTL_RUNNER").ok().filter(|r| !r.is_empty()) {
+        Some(runner) => ns.exec(&runner, &full),
+        None => ns.exec(full[0], &full[1..]),
+    }
 }
 
 fn ifconfig(ns: &Netns, args: &[&str]) -> Output {

@@ -212,6 +212,20 @@ pub static COMMANDS: &[Command] = &[
         parse: network::parse_reconfigure,
     },
     Command {
+        path: &["network", "load"],
+        aliases: &["cyberx-nload"],
+        kind: ActionKind::NetworkLoad,
+        summary: "show each interface's receive and send rate (6 one-second samples)",
+        parse: network::parse_load,
+    },
+    Command {
+        path: &["network", "limit"],
+        aliases: &["cyberx-xsense-limit-interface"],
+        kind: ActionKind::NetworkLimit,
+        summary: "set or clear an interface's outbound bandwidth limit",
+        parse: network::parse_limit,
+    },
+    Command {
         path: &["shell"],
         aliases: &[],
         kind: ActionKind::Shell,
@@ -529,6 +543,12 @@ pub fn print_early_exit(command: &str, early: &argh::EarlyExit) -> u8 {
         Ok(()) => {
             let _ = writeln!(std::io::stdout(), "{}", early.output.trim_end());
             exit::OK
+        }
+        // Commands that keep the reference CLI's Python argparse interface (`network limit`)
+        // print argparse's two lines, the usage and `PROG: error: …`, as they are.
+        Err(()) if early.output.starts_with("usage: ") => {
+            let _ = std::io::stderr().write_all(early.output.as_bytes());
+            exit::USAGE
         }
         Err(()) => {
             let _ = writeln!(std::io::stderr(), "sensorctl: {command}: {}", one_line(&early.output));

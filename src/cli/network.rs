@@ -579,6 +579,170 @@ pub fn complete_reconfigure(action: Action, env: &WizardEnv<'_>, input: &mut dyn
     })
 }
 
+/// Show how much each interface receives and sends, one line per second (six seconds).
+#[derive(FromArgs, Debug)]
+pub struct LoadArgs {
+    /// only this interface (default: every interface that is up, except loopback)
+    #[argh(option)]
+    pub interface: Option<String>,
+    /// number of one-second samples, 1-3600 (default 6)
+    #[argh(option, default = "crate::netload::DEFAULT_SECONDS")]
+    pub seconds: u32,
+    /// print JSON with every sample's rates in bits per second and the time it covers
+    #[argh(switch)]
+    pub json: bool,
+}
+
+/// Parses `network load` / `cyberx-nload`.
+pub fn parse_load(name: &[&str], args: &[&str]) -> Result<Action, argh::EarlyExit> {
+    let parsed = LoadArgs::from_args(name, args)?;
+    let interface = match parsed.interface {
+        Some(text) => Some(IfName::parse(&text).map_err(|e| usage_error(e.to_string()))?.as_str().to_string()),
+        None => None,
+    };
+    if !(1..=crate::netload::MAX_SECONDS).contains(&parsed.seconds) {
+        return Err(usage_error(format!("--seconds {}: must be 1-{}", parsed.seconds, crate::netload::MAX_SECONDS)));
+    }
+    Ok(Action::NetworkLoad { interface, seconds: parsed.seconds, json: parsed.json })
+}
+
+/// The reference CLI's `cyberx-xsense-limit-interface` is a Python argparse program, and its
+/// usage line and `-h` text are part of what operators and their scripts know; they are
+/// reproduced exactly (with the name the command was invoked by), and so are argparse's error
+/// messages: the usage line, then `PROG: error: …`, exit 2.
+const LIMIT_USAGE: &str = " [-h] --interface INTERFACE [--limit LIMIT] [--clear]";
+const LIMIT_HELP: &str = "
+optional arguments:
+  -h, --help            show this help message and exit
+  --interface INTERFACE
+                        interface (e.g. eth0)
+  --limit LIMIT         limit value (e.g. 30kbit). kbps - Kilobytes per second, mbps - Megabytes per second, kbit -
+                        Kilobits per second, mbit - Megabits per second, bps or a bare number - Bytes per second
+  --clear               flag, will clear settings for the given interface
+";
+
+/// The long options of `network limit`, for argparse's unique-prefix matching.
+const LIMIT_OPTIONS: [&str; 4] = ["--help", "--interface", "--limit", "--clear"];
+
+/// How argparse classifies one command-line word.
+#[derive(Debug, PartialEq)]
+enum Word<'a> {
+    /// A value (argparse's "A"): may follow an option that takes one, else it is extra.
+    Value,
+    /// One of our options, with a value given after `=`.
+    Option(&'static str, Option<&'a str>),
+    /// Looks like an option but is none of ours (argparse's "O"; it lands among the extras).
+    Unknown,
+    /// A prefix of more than one of our options.
+    Ambiguous(&'a str, Vec<&'static str>),
+}
+
+/// argparse's `_parse_optional`, for the options of `network limit`.
+fn classify(arg: &str) -> Word<'_> {
+    if !arg.starts_with('-') || arg == "-" {
+        return Word::Value;
+    }
+    if arg == "-h" {
+        return Word::Option("--help", None);
+    }
+    let (flag, explicit) = match arg.split_once('=') {
+        Some((flag, value)) => (flag, Some(value)),
+        None => (arg, None),
+    };
+    if flag.starts_with("--") && flag.len() > 2 {
+        let matches: Vec<&'static str> = LIMIT_OPTIONS.iter().copied().filter(|o| o.starts_with(flag)).collect();
+        match matches[..] {
+            [] => {}
+            [one] => return Word::Option(one, explicit),
+            _ => return Word::Ambiguous(flag, matches),
+        }
+    }
+    // The parser has no option that looks like a negative number, so `-5` is a value.
+    let digits = &arg[1..];
+    let negative_number = digits.bytes().all(|b| b.is_ascii_digit() || b == b'.') && digits.parse::<f64>().is_ok();
+    if negative_number || arg.contains(' ') {
+        return Word::Value;
+    }
+    Word::Unknown
+}
+
+/// Parses `network limit` / `cyberx-xsense-limit-interface` the way Python's argparse parses
+/// `[-h] --interface INTERFACE [--limit LIMIT] [--clear]`: `--opt VALUE` or `--opt=VALUE`,
+/// unique prefixes of long options (`--int eth0`), the last of repeated options wins, `--`
+/// ends the options, `-h` prints the help at once.
+pub fn parse_limit(name: &[&str], args: &[&str]) -> Result<Action, argh::EarlyExit> {
+    let prog = name.join(" ");
+    let usage = format!("usage: {prog}{LIMIT_USAGE}\n");
+    let error = |message: String| argh::EarlyExit {
+        output: format!("{usage}{prog}: error: {message}\n"),
+        status: Err(()),
+    };
+    let mut interface: Option<&str> = None;
+    let mut limit: Option<&str> = None;
+    let mut clear = false;
+    let mut extras: Vec<&str> = Vec::new();
+    let mut at = 0;
+    while let Some(&arg) = args.get(at) {
+        at += 1;
+        if arg == "--" {
+            extras.extend_from_slice(&args[at..]);
+            break;
+        }
+        match classify(arg) {
+            Word::Value | Word::Unknown => extras.push(arg),
+            Word::Ambiguous(flag, matches) => {
+                return Err(error(format!("ambiguous option: {} could match {}", printable(flag), matches.join(", "))))
+            }
+            Word::Option("--help", None) => {
+                return Err(argh::EarlyExit { output: format!("{usage}{LIMIT_HELP}"), status: Ok(()) });
+            }
+            Word::Option("--clear", None) => clear = true,
+            Word::Option(option @ ("--help" | "--clear"), Some(explicit)) => {
+                let shown = if option == "--help" { "-h/--help" } else { "--clear" };
+                return Err(error(format!("argument {shown}: ignored explicit argument '{}'", printable(explicit))));
+            }
+            Word::Option(option, explicit) => {
+                let value = match explicit {
+                    Some(value) => value,
+                    None => match args.get(at) {
+                        Some(&next) if next != "--" && classify(next) == Word::Value => {
+                            at += 1;
+                            next
+                        }
+                        _ => return Err(error(format!("argument {option}: expected one argument"))),
+                    },
+                };
+                if option == "--interface" {
+                    interface = Some(value);
+                } else {
+                    limit = Some(value);
+                }
+            }
+        }
+    }
+    let Some(interface) = interface else {
+        return Err(error("the following arguments are required: --interface".to_string()));
+    };
+    if !extras.is_empty() {
+        return Err(error(format!("unrecognized arguments: {}", printable(&extras.join(" ")))));
+    }
+    let interface = IfName::parse(interface).map_err(|e| error(format!("argument --interface: {e}")))?;
+    let limit = match limit {
+        Some(text) => Some(crate::validate::Rate::parse(text).map_err(|e| error(format!("argument --limit: {e}")))?),
+        None => None,
+    };
+    match (&limit, clear) {
+        (Some(_), true) => return Err(error("argument --clear: not allowed with argument --limit".to_string())),
+        (None, false) => return Err(error("one of the arguments --limit --clear is required".to_string())),
+        _ => {}
+    }
+    Ok(Action::NetworkLimit {
+        interface: interface.as_str().to_string(),
+        limit: limit.map(|rate| rate.as_str().to_string()),
+        clear,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -787,5 +951,100 @@ mod tests {
         let given = Request { interface: Some("eth9".into()), ..request() };
         let err = converse(given, &[], true).0.unwrap_err();
         assert_eq!(err.to_string(), "--interface: management interface eth9: no such interface");
+    }
+
+    const ALIAS: [&str; 1] = ["cyberx-xsense-limit-interface"];
+    const USAGE: &str = "usage: cyberx-xsense-limit-interface [-h] --interface INTERFACE [--limit LIMIT] [--clear]";
+
+    fn limit(args: &[&str]) -> Result<Action, argh::EarlyExit> {
+        parse_limit(&ALIAS, args)
+    }
+
+    /// The argparse error message for `args`, after checking the two-line shape around it.
+    fn limit_error(args: &[&str]) -> String {
+        let early = limit(args).unwrap_err();
+        assert!(early.status.is_err(), "{args:?}: {}", early.output);
+        let lines: Vec<&str> = early.output.lines().collect();
+        assert_eq!(lines.len(), 2, "{args:?}: {}", early.output);
+        assert_eq!(lines[0], USAGE);
+        lines[1].strip_prefix("cyberx-xsense-limit-interface: error: ").unwrap().to_string()
+    }
+
+    #[test]
+    fn limit_accepts_what_argparse_accepts() {
+        let set = |i: &str, l: &str| Action::NetworkLimit { interface: i.into(), limit: Some(l.into()), clear: false };
+        let clear = |i: &str| Action::NetworkLimit { interface: i.into(), limit: None, clear: true };
+        assert_eq!(limit(&["--interface", "eth0", "--limit", "1000mbps"]).unwrap(), set("eth0", "1000mbps"));
+        assert_eq!(limit(&["--limit", "30kbit", "--interface", "eth0"]).unwrap(), set("eth0", "30kbit"));
+        assert_eq!(limit(&["--interface=eth1", "--limit=5000"]).unwrap(), set("eth1", "5000"));
+        assert_eq!(limit(&["--int", "eth0", "--lim", "1mbit"]).unwrap(), set("eth0", "1mbit"));
+        assert_eq!(limit(&["--interface", "eth0", "--clear"]).unwrap(), clear("eth0"));
+        assert_eq!(limit(&["--c", "--i", "eth0"]).unwrap(), clear("eth0"));
+        assert_eq!(limit(&["--interface", "x", "--interface", "eth0", "--clear"]).unwrap(), clear("eth0"), "last wins");
+    }
+
+    #[test]
+    fn limit_help_is_the_reference_text_with_the_invoked_name() {
+        let early = limit(&["-h"]).unwrap_err();
+        assert!(early.status.is_ok());
+        let expected = "usage: cyberx-xsense-limit-interface [-h] --interface INTERFACE [--limit LIMIT] [--clear]\n\
+            \n\
+            optional arguments:\n\
+            \x20 -h, --help            show this help message and exit\n\
+            \x20 --interface INTERFACE\n\
+            \x20                       interface (e.g. eth0)\n\
+            \x20 --limit LIMIT         limit value (e.g. 30kbit). kbps - Kilobytes per second, mbps - Megabytes per second, kbit -\n\
+            \x20                       Kilobits per second, mbit - Megabits per second, bps or a bare number - Bytes per second\n\
+            \x20 --clear               flag, will clear settings for the given interface\n";
+        assert_eq!(early.output, expected);
+        // Help wins wherever it stands, also after words argparse would reject at the end.
+        assert_eq!(limit(&["--bogus", "--help"]).unwrap_err().output, expected);
+        assert_eq!(limit(&["--he"]).unwrap_err().output, expected);
+        let newer = parse_limit(&["sensorctl", "network", "limit"], &["--help"]).unwrap_err().output;
+        assert!(newer.starts_with("usage: sensorctl network limit [-h] --interface INTERFACE [--limit LIMIT] [--clear]\n\noptional"), "{newer}");
+    }
+
+    #[test]
+    fn limit_errors_are_argparse_errors() {
+        for (args, expected) in [
+            (&[][..], "the following arguments are required: --interface"),
+            (&["--limit", "1mbit"][..], "the following arguments are required: --interface"),
+            (&["--interface"][..], "argument --interface: expected one argument"),
+            (&["--interface", "--clear"][..], "argument --interface: expected one argument"),
+            (&["--interface", "eth0", "--limit"][..], "argument --limit: expected one argument"),
+            (&["--interface", "eth0", "--limit", "-x"][..], "argument --limit: expected one argument"),
+            (&["--interface", "eth0", "--clear=yes"][..], "argument --clear: ignored explicit argument 'yes'"),
+            (&["--interface", "eth0", "--clear", "extra", "--bogus"][..], "unrecognized arguments: extra --bogus"),
+            (&["--interface", "eth0", "--clear", "--", "--limit"][..], "unrecognized arguments: --limit"),
+            (&["--interface", "eth0", "--clear", "-5"][..], "unrecognized arguments: -5"),
+            (&["--interface", "eth0"][..], "one of the arguments --limit --clear is required"),
+            (&["--interface", "eth0", "--limit", "1mbit", "--clear"][..], "argument --clear: not allowed with argument --limit"),
+            (&["--interface", "eth0;reboot", "--clear"][..], "argument --interface: invalid interface name 'eth0;reboot'"),
+            (&["--interface", "", "--clear"][..], "argument --interface: invalid interface name ''"),
+            (&["--interface", "eth0", "--limit", "-5"][..], "argument --limit: invalid limit '-5': negative"),
+            (&["--interface", "eth0", "--limit", "0"][..], "argument --limit: invalid limit '0': must be more than 0"),
+            (&["--interface", "eth0", "--limit", "5Mbit"][..], "argument --limit: invalid limit '5Mbit': unknown unit 'Mbit'"),
+            (&["--interface", "eth0", "--limit", "99999999999999999999mbit"][..], "too large"),
+            (&["--interface", "eth0", "--limit="][..], "argument --limit: invalid limit '': empty"),
+            (&["--interface", "eth0", "--limit", "1 mbit"][..], "unknown unit ' mbit'"),
+            (&["--interface", "eth0", "--limit", "1mbit\x1b[2J"][..], "unknown unit 'mbit\\x1b[2J'"),
+            (&["--interface", "eth0", "--clear", "\x1b[2J"][..], "unrecognized arguments: \\x1b[2J"),
+        ] {
+            let message = limit_error(args);
+            assert!(message.contains(expected), "{args:?}: {message}");
+        }
+    }
+
+    #[test]
+    fn load_arguments() {
+        let name = ["cyberx-nload"];
+        assert_eq!(parse_load(&name, &[]).unwrap(), Action::NetworkLoad { interface: None, seconds: 6, json: false });
+        assert_eq!(
+            parse_load(&name, &["--interface", "eth0", "--seconds", "2", "--json"]).unwrap(),
+            Action::NetworkLoad { interface: Some("eth0".into()), seconds: 2, json: true }
+        );
+        for bad in [&["--seconds", "0"][..], &["--seconds", "3601"], &["--seconds", "-1"], &["--interface", "a b"], &["eth0"]] {
+            assert!(parse_load(&name, bad).is_err(), "{bad:?}");
+        }
     }
 }

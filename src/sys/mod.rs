@@ -23,5 +23,6 @@ pub mod route;
 pub mod signal;
 pub mod socket;
 pub mod term;
+pub mod tc;
 pub mod uname;
 pub mod unix_socket;
