@@ -103,7 +103,10 @@ impl Lab {
     fn state(&self) -> State {
         State {
             addresses: self.ip(&["-4", "addr", "show"]),
-            routes: self.ip(&["route", "show", "table", "all"]),
+            // IPv4 only: the wizard never touches IPv6, and the kernel adds IPv6 link-local
+            // routes on its own schedule (DAD) after an interface comes up, which would make a
+            // before/after comparison flaky.
+            routes: self.ip(&["-4", "route", "show", "table", "all"]),
             // Exact bytes (the files are ASCII; a lossy conversion would show any other byte).
             resolver: std::fs::read(self.path("etc/resolv.conf"))
                 .ok()
