@@ -464,7 +464,9 @@ fn a_held_pwd_lock_makes_the_reset_wait_and_then_fail_cleanly() {
     assert_eq!(run.code, 75, "{}", run.stderr);
     assert!(run.stderr.contains(".pwd.lock: another program holds the password-file lock (waited 15 s); nothing was changed"), "{}", run.stderr);
     assert_eq!(run.stderr.lines().count(), 2, "the -p warning and the error: {}", run.stderr);
-    assert!((Duration::from_secs(14)..Duration::from_secs(25)).contains(&waited), "{waited:?}");
+    // It gives up after lckpwdf's 15 s, not sooner and not never; the upper bound leaves room
+    // for a loaded machine and for qemu-user's start-up in cross runs.
+    assert!((Duration::from_secs(14)..Duration::from_secs(45)).contains(&waited), "{waited:?}");
     assert_eq!(shadow_bytes(root.path()), before);
     assert!(!root.path().join("etc/sensorctl/users.json").exists(), "no half reset either");
     assert!(audit_lines(root.path()).last().unwrap().contains("target=support result=\"failed: lock "));
