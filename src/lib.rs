@@ -7,6 +7,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod action;
+pub mod archive;
 pub mod blink;
 pub mod board;
 pub mod cli;
