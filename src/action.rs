@@ -198,6 +198,27 @@ pub enum Action {
         /// Duration, 1-3600 seconds.
         seconds: u32,
     },
+    /// Back up the board's data paths now.
+    BackupCreate {},
+    /// List the backups, newest first.
+    BackupList {
+        /// Structured output, with each backup's verification.
+        json: bool,
+    },
+    /// Show the backup directory's usage, limit and free space and the last backup.
+    BackupSpace {
+        /// Structured output.
+        json: bool,
+    },
+    /// Restore the data paths from a backup.
+    BackupRestore {
+        /// The backup's file name (or its path in the backup directory); the newest if absent.
+        file: Option<String>,
+        /// Answer the confirmation questions with yes.
+        yes: bool,
+        /// Accept a backup of another board or a newer major version.
+        force: bool,
+    },
     /// Create the alias symlinks in a directory.
     Install {
         /// The directory (as given; created symlinks point at this executable).
@@ -217,6 +238,10 @@ impl Action {
             Action::Shell { .. } => ActionKind::Shell,
             Action::Install { .. } => ActionKind::Install,
             Action::NetworkBlink { .. } => ActionKind::NetworkBlink,
+            Action::BackupCreate {} => ActionKind::BackupCreate,
+            Action::BackupList { .. } => ActionKind::BackupList,
+            Action::BackupSpace { .. } => ActionKind::BackupSpace,
+            Action::BackupRestore { .. } => ActionKind::BackupRestore,
         }
     }
 }
@@ -246,6 +271,16 @@ pub fn run(action: &Action, ctx: &Context, out: &mut dyn Write) -> Result<Status
             // Re-validated: an Action may also arrive over the daemon's socket.
             let interface = crate::validate::IfName::parse(interface)?;
             crate::blink::run(ctx, &interface, *seconds, out)
+        }
+        Action::BackupCreate {} => crate::backup::create::run(ctx, out),
+        Action::BackupList { json } => crate::backup::list(ctx, *json, out),
+        Action::BackupSpace { json } => crate::backup::space(ctx, *json, out),
+        Action::BackupRestore { file, yes, force } => {
+            // Re-validated: an Action may also arrive over the daemon's socket.
+            if let Some(file) = file {
+                crate::validate::BackupName::parse(file.rsplit('/').next().unwrap_or(file))?;
+            }
+            crate::backup::restore::run(ctx, file.as_deref(), *yes, *force, out)
         }
     }
 }
@@ -338,6 +373,11 @@ mod tests {
             Action::Sanity { json: true },
             Action::Reboot {},
             Action::Shutdown {},
+            Action::BackupCreate {},
+            Action::BackupList { json: true },
+            Action::BackupSpace { json: false },
+            Action::BackupRestore { file: Some("h-1-backup-version-0.1.0-x-1970-01-01_00:00:00.tar".into()), yes: true, force: false },
+            Action::BackupRestore { file: None, yes: false, force: true },
         ] {
             let wire = action.serialize_json();
             assert_eq!(Action::deserialize_json(&wire).unwrap(), action, "{wire}");

@@ -8,6 +8,7 @@
 
 pub mod action;
 pub mod archive;
+pub mod backup;
 pub mod blink;
 pub mod board;
 pub mod cli;

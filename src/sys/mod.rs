@@ -8,9 +8,11 @@
 
 pub mod clock;
 pub mod ethtool;
+pub mod fs;
 pub mod ids;
 pub mod netdev;
 pub mod poll;
+pub mod priority;
 pub mod procfs;
 pub mod reboot;
 pub mod signal;
