@@ -1,16 +1,17 @@
 //! CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320), the checksum of the gzip trailer.
 //!
 //! miniz_oxide computes Adler-32 for zlib streams but not CRC-32, so gzip needs its own. It runs
-//! over every byte a backup holds, on both sides, so it is slicing-by-8 (eight 1 KiB tables built
-//! at compile time) rather than the byte-at-a-time loop: about five times faster, 8 KiB of tables.
+//! over every byte a backup holds, on both sides, so it is slicing-by-16 (sixteen 1 KiB tables
+//! built at compile time) rather than the byte-at-a-time loop: about ten times faster, 16 KiB of
+//! tables.
 //!
 //! Pure; needs no privileges.
 #![forbid(unsafe_code)]
 
 const POLY: u32 = 0xEDB8_8320;
 
-const fn make_tables() -> [[u32; 256]; 8] {
-    let mut tables = [[0u32; 256]; 8];
+const fn make_tables() -> [[u32; 256]; 16] {
+    let mut tables = [[0u32; 256]; 16];
     let mut n = 0;
     while n < 256 {
         let mut c = n as u32;
@@ -25,7 +26,7 @@ const fn make_tables() -> [[u32; 256]; 8] {
     let mut n = 0;
     while n < 256 {
         let mut t = 1;
-        while t < 8 {
+        while t < 16 {
             let prev = tables[t - 1][n];
             tables[t][n] = (prev >> 8) ^ tables[0][(prev & 0xff) as usize];
             t += 1;
@@ -35,7 +36,7 @@ const fn make_tables() -> [[u32; 256]; 8] {
     tables
 }
 
-static TABLES: [[u32; 256]; 8] = make_tables();
+static TABLES: [[u32; 256]; 16] = make_tables();
 
 /// A running CRC-32.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,18 +58,27 @@ impl Crc32 {
     pub fn update(&mut self, data: &[u8]) {
         let t = &TABLES;
         let mut crc = !self.0;
-        let mut chunks = data.chunks_exact(8);
+        let mut chunks = data.chunks_exact(16);
         for chunk in &mut chunks {
-            let lo = crc ^ u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
-            let hi = u32::from_le_bytes([chunk[4], chunk[5], chunk[6], chunk[7]]);
-            crc = t[7][(lo & 0xff) as usize]
-                ^ t[6][((lo >> 8) & 0xff) as usize]
-                ^ t[5][((lo >> 16) & 0xff) as usize]
-                ^ t[4][(lo >> 24) as usize]
-                ^ t[3][(hi & 0xff) as usize]
-                ^ t[2][((hi >> 8) & 0xff) as usize]
-                ^ t[1][((hi >> 16) & 0xff) as usize]
-                ^ t[0][(hi >> 24) as usize];
+            let Ok(block) = <&[u8; 16]>::try_from(chunk) else { continue };
+            let wide = u128::from_le_bytes(*block);
+            let (a, b, c, d) = (crc ^ wide as u32, (wide >> 32) as u32, (wide >> 64) as u32, (wide >> 96) as u32);
+            crc = t[15][(a & 0xff) as usize]
+                ^ t[14][((a >> 8) & 0xff) as usize]
+                ^ t[13][((a >> 16) & 0xff) as usize]
+                ^ t[12][(a >> 24) as usize]
+                ^ t[11][(b & 0xff) as usize]
+                ^ t[10][((b >> 8) & 0xff) as usize]
+                ^ t[9][((b >> 16) & 0xff) as usize]
+                ^ t[8][(b >> 24) as usize]
+                ^ t[7][(c & 0xff) as usize]
+                ^ t[6][((c >> 8) & 0xff) as usize]
+                ^ t[5][((c >> 16) & 0xff) as usize]
+                ^ t[4][(c >> 24) as usize]
+                ^ t[3][(d & 0xff) as usize]
+                ^ t[2][((d >> 8) & 0xff) as usize]
+                ^ t[1][((d >> 16) & 0xff) as usize]
+                ^ t[0][(d >> 24) as usize];
         }
         for &byte in chunks.remainder() {
             crc = (crc >> 8) ^ t[0][((crc ^ u32::from(byte)) & 0xff) as usize];
@@ -118,7 +128,7 @@ mod tests {
             !crc
         };
         assert_eq!(crc32(&data), bitwise);
-        for split in [0, 1, 7, 8, 9, 500, 999, 1000] {
+        for split in [0, 1, 7, 8, 9, 15, 16, 17, 500, 999, 1000] {
             let mut crc = Crc32::new();
             crc.update(&data[..split]);
             crc.update(&data[split..]);

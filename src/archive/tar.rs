@@ -600,6 +600,33 @@ impl<R: Read> TarReader<R> {
     }
 }
 
+impl<R: io::BufRead> TarReader<R> {
+    /// The next piece of the current entry's data, straight from the source's buffer (no
+    /// copy); empty once all of it was consumed. Pass its length to [`Self::consume_data`].
+    pub fn fill_data(&mut self) -> Result<&[u8], TarError> {
+        if self.remaining == 0 {
+            return Ok(&[]);
+        }
+        let remaining = usize::try_from(self.remaining).unwrap_or(usize::MAX);
+        let current = &self.current;
+        let buf = self.src.fill_buf()?;
+        if buf.is_empty() {
+            return Err(refused(format!(
+                "truncated archive: '{}' ends before its declared size",
+                crate::validate::printable(current)
+            )));
+        }
+        Ok(&buf[..buf.len().min(remaining)])
+    }
+
+    /// Marks `n` bytes of what [`Self::fill_data`] returned as read.
+    pub fn consume_data(&mut self, n: usize) {
+        let n = n.min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
+        self.src.consume(n);
+        self.remaining -= n as u64;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -820,6 +847,31 @@ mod tests {
         assert!(parse_pax(sparse.as_bytes()).is_err());
         assert!(parse_pax(b"5 a=b").is_err());
         assert!(parse_pax(b"99 path=x\n").is_err());
+    }
+
+    #[test]
+    fn buffered_data_reads_stop_at_the_entry_and_notice_truncation() {
+        let bytes = archive(&[file("a", &[5u8; 700]), file("b", b"xyz")]);
+        let mut reader = TarReader::new(io::BufReader::with_capacity(100, &bytes[..]));
+        reader.next_entry().unwrap();
+        let mut data = Vec::new();
+        loop {
+            let piece = reader.fill_data().unwrap().to_vec();
+            if piece.is_empty() {
+                break;
+            }
+            reader.consume_data(piece.len());
+            data.extend(piece);
+        }
+        assert_eq!(data, vec![5u8; 700]);
+        assert_eq!(reader.next_entry().unwrap().unwrap().path, "b");
+        assert_eq!(reader.fill_data().unwrap(), b"xyz");
+        let cut = &bytes[..1024 + 100];
+        let mut reader = TarReader::new(io::BufReader::new(cut));
+        reader.next_entry().unwrap();
+        let first = reader.fill_data().unwrap().len();
+        reader.consume_data(first);
+        assert!(reader.fill_data().unwrap_err().to_string().starts_with("truncated archive: 'a'"));
     }
 
     #[test]

@@ -36,7 +36,7 @@ use std::time::Duration;
 /// Compression level of the data: miniz's fastest. Backups run beside traffic analysis, so
 /// CPU matters more than the last percent of size; this level still compresses at least as well
 /// as `gzip -1` on the appliance's data (see scripts/bench-backup).
-pub const DATA_LEVEL: u8 = 1;
+pub const DATA_LEVEL: u8 = 2;
 
 /// Compression level of the manifest (small; better compression is cheap there).
 const MANIFEST_LEVEL: u8 = 6;

@@ -265,10 +265,15 @@ impl<'a> Extraction<'a> {
         let mut part_b = open_manifest(self.file, self.body_len).map_err(Refusal::Refused)?;
         parse_head(&mut part_b).map_err(Refusal::Refused)?;
         loop {
-            match next_line(&mut part_b)? {
-                Some(Line::End(..)) => break,
-                Some(Line::Entry(_)) => {}
-                None => return Err(refuse("the manifest has no end line")),
+            let line = part_b.next_line().map_err(|e| refuse(e.to_string()))?;
+            let line = line.ok_or_else(|| refuse("the manifest has no end line"))?;
+            // Only the end line can hold `"end"` outside a string (JSON escapes a quote in a
+            // path); part A's cursor checks every line in full.
+            if line.windows(5).any(|w| w == b"\"end\"") {
+                match format::parse_line(&String::from_utf8_lossy(line)).map_err(Refusal::Refused)? {
+                    Line::End(..) => break,
+                    Line::Entry(_) => {}
+                }
             }
         }
         for target in &self.targets {
@@ -406,7 +411,7 @@ impl<'a> Extraction<'a> {
         Ok(())
     }
 
-    fn extract_file<R: Read>(&mut self, tar: &mut TarReader<R>, entry: &Entry, mtime_ns: u32, target: &Path, expected: &[u8]) -> Outcome<()> {
+    fn extract_file<R: io::BufRead>(&mut self, tar: &mut TarReader<R>, entry: &Entry, mtime_ns: u32, target: &Path, expected: &[u8]) -> Outcome<()> {
         let shown = crate::validate::printable(&entry.path);
         let mut file = OpenOptions::new()
             .write(true)
@@ -416,14 +421,15 @@ impl<'a> Extraction<'a> {
             .open(target)
             .map_err(|err| created(err, &shown, target))?;
         let mut hash = digest::Context::new(&digest::SHA256);
-        let mut buf = vec![0u8; 256 * 1024];
         loop {
-            let n = tar.read_data(&mut buf)?;
-            if n == 0 {
+            let piece = tar.fill_data()?;
+            if piece.is_empty() {
                 break;
             }
-            hash.update(&buf[..n]);
-            file.write_all(&buf[..n]).map_err(|e| Error::io("write", target, e))?;
+            hash.update(piece);
+            file.write_all(piece).map_err(|e| Error::io("write", target, e))?;
+            let n = piece.len();
+            tar.consume_data(n);
             self.done.bytes += n as u64;
             self.progress()?;
         }
