@@ -2,7 +2,8 @@
 //! and a strict streaming reader.
 //!
 //! The writer produces what GNU tar and Python's tarfile read and write themselves: octal number
-//! fields zero-padded and NUL-terminated, the checksum as six octal digits, NUL, space; names
+//! fields zero-padded and NUL-terminated, the checksum as six octal digits, NUL, space, device
+//! numbers left empty as tarfile leaves them for files and directories; names
 //! over 100 bytes split into prefix and name when a `/` allows it, else a pax `path` record;
 //! sizes of 8 GiB and more, mtimes outside 0..8^11 and ids over 2^21 in pax records.
 //!
@@ -159,8 +160,7 @@ fn ustar_block(f: &UstarFields<'_>) -> [u8; BLOCK] {
     block[156] = f.typeflag;
     block[257..263].copy_from_slice(b"ustar\0");
     block[263..265].copy_from_slice(b"00");
-    write_octal(&mut block[329..337], 0);
-    write_octal(&mut block[337..345], 0);
+    // devmajor and devminor stay NUL: nothing written here is a device (tarfile does the same).
     block[345..345 + f.prefix.len()].copy_from_slice(f.prefix);
     let sum = checksum(&block);
     let text = format!("{sum:06o}");
