@@ -495,3 +495,58 @@ impl Copier<'_> {
         Ok(Some(hash.finish()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::TempDir;
+
+    /// A whole backup written in-process: it verifies, and a change of any single byte, or
+    /// any truncation, makes verification fail.
+    #[test]
+    fn every_single_byte_of_a_backup_is_covered_by_the_hmac() {
+        let dir = TempDir::new("create-every-byte");
+        let live = dir.path().join("data");
+        fs::create_dir_all(live.join("sub")).unwrap();
+        fs::write(live.join("a.txt"), b"hello backup\n".repeat(40)).unwrap();
+        fs::write(live.join("sub/b.bin"), (0..3000u32).map(|i| (i * 7919 % 251) as u8).collect::<Vec<_>>()).unwrap();
+        let settings = Settings {
+            dir_shown: PathBuf::from("/backups"),
+            dir: dir.path().join("backups"),
+            limit: 1 << 30,
+            roots: vec![Root { board_path: PathBuf::from("/data"), rel: "data".into(), live: live.clone() }],
+            state_dir: dir.path().join("state"),
+        };
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &[42u8; 32]);
+        let head = Head {
+            format: format::FORMAT,
+            product_version: "0.1.0-test".into(),
+            board: "generic-x86".into(),
+            hostname: "h".into(),
+            created: "2022-09-29T18:30:20Z".into(),
+            created_ms: 1_664_476_220_000,
+            roots: vec!["data".into()],
+        };
+        let path = dir.path().join("backup.tar");
+        let mut out = Vec::new();
+        let counts = write_backup(&settings, &key, &path, &head, &mut out).unwrap();
+        assert_eq!((counts.entries, counts.files), (4, 2));
+        let pristine = fs::read(&path).unwrap();
+        let file = fs::File::open(&path).unwrap();
+        assert!(format::verify(&file, &key, |_| {}).is_ok());
+        let other_key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &[43u8; 32]);
+        assert!(format::verify(&file, &other_key, |_| {}).is_err());
+        let probe = dir.path().join("probe.tar");
+        for at in 0..pristine.len() {
+            let mut bytes = pristine.clone();
+            bytes[at] ^= 0x01;
+            fs::write(&probe, &bytes).unwrap();
+            let damaged = fs::File::open(&probe).unwrap();
+            assert!(format::verify(&damaged, &key, |_| {}).is_err(), "a change at byte {at} of {} passed", pristine.len());
+        }
+        for cut in [1, 8, 2071, 2072, pristine.len() / 2] {
+            fs::write(&probe, &pristine[..pristine.len() - cut]).unwrap();
+            assert!(format::verify(&fs::File::open(&probe).unwrap(), &key, |_| {}).is_err(), "cut {cut}");
+        }
+    }
+}

@@ -319,6 +319,11 @@ impl<'a> Extraction<'a> {
                 if self.targets[at].staged {
                     return Err(refuse(format!("duplicate name '{shown}'")));
                 }
+                // The data path's parent may not exist yet (a fresh image): make it, so that the
+                // staging path can be made beside the data path.
+                if let Some(parent) = self.targets[at].staging.parent() {
+                    store::create_dir_all(parent, 0o755)?;
+                }
                 self.targets[at].staged = true;
                 self.targets[at].staging.clone()
             } else {
@@ -362,12 +367,15 @@ impl<'a> Extraction<'a> {
         let mut synced: Vec<u64> = Vec::new();
         let mut items = Vec::new();
         for target in &self.targets {
-            let parent = target.staging.parent().unwrap_or(Path::new("/"));
-            let dir = File::open(parent).map_err(|e| Error::io("open", parent, e))?;
-            let dev = dir.metadata().map_err(|e| Error::io("stat", parent, e))?.dev();
-            if !synced.contains(&dev) {
-                crate::sys::fs::sync_filesystem(&dir).map_err(|e| Error::io("syncfs", parent, e))?;
-                synced.push(dev);
+            if target.staged {
+                // One syncfs per filesystem makes every staged file durable before the journal
+                // promises the swap.
+                let dir = File::open(&target.staging).map_err(|e| Error::io("open", &target.staging, e))?;
+                let dev = dir.metadata().map_err(|e| Error::io("stat", &target.staging, e))?.dev();
+                if !synced.contains(&dev) {
+                    crate::sys::fs::sync_filesystem(&dir).map_err(|e| Error::io("syncfs", &target.staging, e))?;
+                    synced.push(dev);
+                }
             }
             items.push(SwapItem::plan(target)?);
         }
@@ -659,6 +667,91 @@ pub fn recover(settings: &Settings, out: &mut dyn Write) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testutil::TempDir;
+
+    fn root(dir: &Path, rel: &str) -> Root {
+        Root { board_path: PathBuf::from(format!("/{rel}")), rel: rel.to_string(), live: dir.join(rel) }
+    }
+
+    /// A swap killed after any number of its steps is finished by `recover`: every data path
+    /// ends with its new data (or none, when the backup had none), nothing else is left over.
+    #[test]
+    fn recovery_finishes_a_swap_interrupted_after_any_step() {
+        for done in 0..=3 {
+            let dir = TempDir::new("restore-recover");
+            let roots = vec![root(dir.path(), "a/data"), root(dir.path(), "b/data"), root(dir.path(), "c/data")];
+            let settings = Settings {
+                dir_shown: PathBuf::from("/backups"),
+                dir: dir.path().join("backups"),
+                limit: 1 << 30,
+                roots: roots.clone(),
+                state_dir: dir.path().join("state"),
+            };
+            fs::create_dir_all(&settings.state_dir).unwrap();
+            // a: old live data and new staged data; b: only new staged data; c: only old data.
+            fs::create_dir_all(roots[0].live.join("sub")).unwrap();
+            fs::write(roots[0].live.join("sub/f"), b"old a").unwrap();
+            fs::create_dir_all(roots[0].staging().join("sub")).unwrap();
+            fs::write(roots[0].staging().join("sub/f"), b"new a").unwrap();
+            fs::create_dir_all(roots[1].staging()).unwrap();
+            fs::write(roots[1].staging().join("f"), b"new b").unwrap();
+            fs::create_dir_all(&roots[2].live).unwrap();
+            fs::write(roots[2].live.join("f"), b"old c").unwrap();
+            let targets = [(0, true), (1, true), (2, false)]
+                .map(|(at, staged)| Target { root: &roots[at], staging: roots[at].staging(), staged });
+            let items: Vec<SwapItem> = targets.iter().filter_map(|t| SwapItem::plan(t).unwrap()).collect();
+            assert_eq!(items.iter().map(|i| i.action.as_str()).collect::<Vec<_>>(), ["exchange", "install", "remove"]);
+            let journal = Journal { started: "2022-09-29T18:30:20Z".into(), items };
+            store::replace(&journal_path(&settings), journal.serialize_json().as_bytes(), store::Mode::Secret).unwrap();
+            for item in &journal.items[..done] {
+                item.apply().unwrap();
+                // Applying a step twice (a kill right after it) changes nothing.
+                item.apply().unwrap();
+            }
+            let mut out = Vec::new();
+            recover(&settings, &mut out).unwrap();
+            assert!(String::from_utf8_lossy(&out).starts_with("Finishing the restore interrupted at 2022-09-29T18:30:20Z"));
+            assert_eq!(fs::read(roots[0].live.join("sub/f")).unwrap(), b"new a", "after {done} steps");
+            assert_eq!(fs::read(roots[1].live.join("f")).unwrap(), b"new b", "after {done} steps");
+            assert!(!roots[2].live.exists(), "after {done} steps");
+            for r in &roots {
+                assert!(!r.staging().exists(), "after {done} steps: {} left", r.staging().display());
+            }
+            assert!(!journal_path(&settings).exists());
+            // Nothing left to do: a second recovery is silent.
+            let mut out = Vec::new();
+            recover(&settings, &mut out).unwrap();
+            assert!(out.is_empty());
+        }
+    }
+
+    #[test]
+    fn a_journal_that_does_not_match_the_filesystem_stops_recovery() {
+        let dir = TempDir::new("restore-recover-bad");
+        let settings = Settings {
+            dir_shown: PathBuf::from("/backups"),
+            dir: dir.path().join("backups"),
+            limit: 1,
+            roots: vec![root(dir.path(), "a")],
+            state_dir: dir.path().join("state"),
+        };
+        fs::create_dir_all(&settings.state_dir).unwrap();
+        fs::create_dir_all(dir.path().join("a")).unwrap();
+        let journal = Journal {
+            started: "x".into(),
+            items: vec![SwapItem {
+                live: dir.path().join("a").display().to_string(),
+                staging: dir.path().join(".a.sensorctl-restore").display().to_string(),
+                action: "exchange".into(),
+                dev: 1,
+                ino: 1,
+            }],
+        };
+        store::replace(&journal_path(&settings), journal.serialize_json().as_bytes(), store::Mode::Secret).unwrap();
+        let err = recover(&settings, &mut Vec::new()).unwrap_err();
+        assert!(err.to_string().contains("the restore journal does not match"), "{err}");
+        assert!(journal_path(&settings).exists(), "kept for whoever checks by hand");
+    }
 
     #[test]
     fn major_versions() {
