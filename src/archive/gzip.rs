@@ -32,10 +32,11 @@ const STORED_BLOCK_MAX: usize = 65_535;
 const DEFLATE_OUT: usize = 64 * 1024;
 
 /// Input buffer of the reader.
-const READ_IN: usize = 64 * 1024;
+const READ_IN: usize = 128 * 1024;
 
-/// The reader's output window: a power of two of at least deflate's 32 KiB window.
-const WINDOW: usize = 64 * 1024;
+/// The reader's output window: a power of two of at least deflate's 32 KiB window; larger
+/// than that so that file data comes out in long pieces (fewer calls, fewer write(2)s).
+const WINDOW: usize = 256 * 1024;
 
 fn invalid(what: impl Into<String>) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, what.into())
