@@ -228,7 +228,8 @@ fn backup_then_restore_brings_back_every_byte_mode_owner_and_mtime() {
 
     // Change, delete and add; a data path absent at backup time appears.
     let keys = root.path().join("var/cyberx/keys");
-    fs::write(root.path().join("etc/sensorctl/config.json"), b"{\"version\": 1, \"shell_idle_timeout_s\": 42}").unwrap();
+    fs::write(root.path().join("etc/sensorctl/config.json"), b"{\"version\": 1, \"shell_idle_timeout_s\": 42}")
+        .unwrap();
     fs::remove_file(keys.join("noise.bin")).unwrap();
     fs::remove_dir_all(keys.join("sub")).unwrap();
     fs::write(keys.join("new-file"), b"not in the backup").unwrap();
@@ -266,7 +267,8 @@ fn gnu_tar_and_python_read_the_backup_and_get_the_originals() {
     // tar -tf (no -z: GNU tar recognizes gzip by its magic number).
     let list = Command::new("tar").arg("-tf").arg(&file).output().unwrap();
     assert!(list.status.success(), "tar -tf: {}", String::from_utf8_lossy(&list.stderr));
-    let listed: Vec<String> = String::from_utf8(list.stdout).unwrap().lines().map(|l| l.trim_end_matches('/').to_string()).collect();
+    let listed: Vec<String> =
+        String::from_utf8(list.stdout).unwrap().lines().map(|l| l.trim_end_matches('/').to_string()).collect();
     let mut expected: Vec<String> = original.keys().cloned().collect();
     expected.insert(0, "SENSORCTL-BACKUP-MANIFEST.jsonl".to_string());
     expected.push("SENSORCTL-BACKUP-HMAC".to_string());
@@ -331,7 +333,12 @@ assert hmac.compare_digest(hmac.new(key, msg, hashlib.sha256).digest(), mac), "H
 print("ok", head["board"], len(entries))
 "#;
     let py = Command::new("python3").arg("-c").arg(script).arg(&file).arg(&key).output().unwrap();
-    assert!(py.status.success(), "python: {}{}", String::from_utf8_lossy(&py.stdout), String::from_utf8_lossy(&py.stderr));
+    assert!(
+        py.status.success(),
+        "python: {}{}",
+        String::from_utf8_lossy(&py.stdout),
+        String::from_utf8_lossy(&py.stderr)
+    );
     assert!(String::from_utf8_lossy(&py.stdout).starts_with("ok generic-x86 "));
 }
 
@@ -468,8 +475,14 @@ fn hostile_archives_with_a_valid_hmac_are_refused_by_the_extraction_rules() {
     let cases: &[(&str, String)] = &[
         ("dotdot", "'..' component in path '../x'".to_string()),
         ("absolute", format!("absolute path '/{}'", absolute_rel)),
-        ("symlink-then-file", "'var/cyberx/keys/link' is a symbolic link (only files and directories are accepted)".to_string()),
-        ("symlink-then-dir", "'var/cyberx/keys/l' is a symbolic link (only files and directories are accepted)".to_string()),
+        (
+            "symlink-then-file",
+            "'var/cyberx/keys/link' is a symbolic link (only files and directories are accepted)".to_string(),
+        ),
+        (
+            "symlink-then-dir",
+            "'var/cyberx/keys/l' is a symbolic link (only files and directories are accepted)".to_string(),
+        ),
         ("hardlink", "'var/cyberx/keys/h' is a hard link (only files and directories are accepted)".to_string()),
         ("device", "'var/cyberx/keys/null' is a device node (only files and directories are accepted)".to_string()),
         ("fifo", "'var/cyberx/keys/fifo' is a FIFO (only files and directories are accepted)".to_string()),
@@ -485,7 +498,8 @@ fn hostile_archives_with_a_valid_hmac_are_refused_by_the_extraction_rules() {
         let file = hostile(root.path(), case, outside.path(), &absolute);
         let before = whole(root.path());
         let run = restore(root.path(), &file);
-        let expected = format!("sensorctl: system restore: backup {HOSTILE_NAME} refused: {why}; nothing was changed\n");
+        let expected =
+            format!("sensorctl: system restore: backup {HOSTILE_NAME} refused: {why}; nothing was changed\n");
         assert_eq!((run.code, run.stderr.as_str()), (1, expected.as_str()), "{case}: {}", run.stdout);
         assert!(run.stdout.contains("HMAC-SHA256 verified."), "{case}: only the rules may refuse it: {}", run.stdout);
         // The staging paths are made and removed beside the data paths: only their parents'
@@ -552,7 +566,11 @@ fn a_one_byte_change_anywhere_is_refused_by_the_hmac() {
     fs::write(root.path().join("var/lib/sensorctl/backup.key"), [7u8; 32]).unwrap();
     let run = restore(root.path(), &file);
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("HMAC mismatch: the backup was changed after it was made, or made on another appliance"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("HMAC mismatch: the backup was changed after it was made, or made on another appliance"),
+        "{}",
+        run.stderr
+    );
 }
 
 fn board_with_limit(dir: &Path, limit: u64) -> String {
@@ -672,7 +690,10 @@ fn roles_and_aliases_follow_the_policy() {
     assert_eq!(as_role("cyberx", &["system", "backup", "create"]).code, 0);
     assert_eq!(as_role("support", &["system", "backup-list"]).code, 0);
     let denied = as_role("support", &["system", "backup", "space"]);
-    assert_eq!((denied.code, denied.stderr.as_str()), (77, "sensorctl: system backup space: permission denied for role support\n"));
+    assert_eq!(
+        (denied.code, denied.stderr.as_str()),
+        (77, "sensorctl: system backup space: permission denied for role support\n")
+    );
     assert_eq!(as_role("cyberx", &["system", "backup", "space"]).code, 0);
     let before = data(root.path());
     for args in [&["system", "backup"][..], &["system", "backup-list"][..], &["system", "restore", "--yes"][..]] {
@@ -782,7 +803,13 @@ impl Rng {
 
 /// Runs `args`, kills it with SIGKILL after `delay` (if it still runs), and reaps it.
 fn run_and_kill(root: &Path, args: &[&str], delay: Duration) -> bool {
-    let mut child = sensorctl(root, args).command().stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = sensorctl(root, args)
+        .command()
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let end = Instant::now() + delay;
     while Instant::now() < end {
         if child.try_wait().unwrap().is_some() {
@@ -798,7 +825,11 @@ fn run_and_kill(root: &Path, args: &[&str], delay: Duration) -> bool {
 
 fn crash_data(root: &Path, seed: u32) {
     for n in 0..300u32 {
-        write(&root.join(format!("var/cyberx/keys/d{}/k{n}", n % 7)), &bytes(2000 + n as usize, seed + n, n % 3 == 0), 0o600);
+        write(
+            &root.join(format!("var/cyberx/keys/d{}/k{n}", n % 7)),
+            &bytes(2000 + n as usize, seed + n, n % 3 == 0),
+            0o600,
+        );
     }
     write(&root.join("var/cyberx/logs/a.log"), &bytes(2_000_000, seed, true), 0o644);
     write(&root.join("var/cyberx/baselines/b.bin"), &bytes(1_000_000, seed + 1, false), 0o644);
@@ -836,8 +867,10 @@ fn kill_9_during_backup_never_leaves_a_backup_name_that_fails_verification() {
     assert!(!run.stdout.contains("\"failed"), "{}", run.stdout);
     // The next backup removes what killed ones left behind.
     backup_ok(root.path());
-    let temporaries: Vec<PathBuf> =
-        backups(root.path()).into_iter().filter(|p| p.file_name().unwrap().to_string_lossy().starts_with('.')).collect();
+    let temporaries: Vec<PathBuf> = backups(root.path())
+        .into_iter()
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with('.'))
+        .collect();
     assert!(temporaries.is_empty(), "{temporaries:?}");
 }
 
@@ -863,7 +896,10 @@ fn kill_9_during_restore_leaves_the_old_or_the_new_data_complete() {
     let (_, file_b) = backup_ok(root.path());
     assert_ne!(state_a, state_b);
     let per_root = |snap: &Snapshot, top: &str| -> Snapshot {
-        snap.iter().filter(|(p, _)| p.as_str() == top || p.starts_with(&format!("{top}/"))).map(|(p, n)| (p.clone(), n.clone())).collect()
+        snap.iter()
+            .filter(|(p, _)| p.as_str() == top || p.starts_with(&format!("{top}/")))
+            .map(|(p, n)| (p.clone(), n.clone()))
+            .collect()
     };
 
     let timed = |file: &Path| {
@@ -877,7 +913,8 @@ fn kill_9_during_restore_leaves_the_old_or_the_new_data_complete() {
     let mut rng = Rng::new();
     let mut killed = 0;
     for round in 0..20 {
-        let (file, old, new) = if current == 'a' { (&file_b, &state_a, &state_b) } else { (&file_a, &state_b, &state_a) };
+        let (file, old, new) =
+            if current == 'a' { (&file_b, &state_a, &state_b) } else { (&file_a, &state_b, &state_a) };
         let name = file.file_name().unwrap().to_str().unwrap();
         if run_and_kill(root.path(), &["system", "restore", "-f", name, "--yes"], rng.below(took.mul_f64(0.95))) {
             killed += 1;
@@ -887,20 +924,32 @@ fn kill_9_during_restore_leaves_the_old_or_the_new_data_complete() {
         let now = data(root.path());
         for top in ROOTS {
             let here = per_root(&now, top);
-            assert!(here == per_root(old, top) || here == per_root(new, top), "round {round}: {top} is neither old nor new");
+            assert!(
+                here == per_root(old, top) || here == per_root(new, top),
+                "round {round}: {top} is neither old nor new"
+            );
         }
         // The next backup first finishes an interrupted swap: then all of it is old or new.
         let run = sensorctl(root.path(), &["--board", board, "system", "backup"]).run();
         assert_eq!(run.code, 0, "round {round}: {}", run.stderr);
         let now = data(root.path());
         current = if now == *old {
-            if current == 'a' { 'a' } else { 'b' }
+            if current == 'a' {
+                'a'
+            } else {
+                'b'
+            }
         } else if now == *new {
-            if current == 'a' { 'b' } else { 'a' }
+            if current == 'a' {
+                'b'
+            } else {
+                'a'
+            }
         } else {
             panic!("round {round}: the data is a mix of the old and the new");
         };
-        let leftovers: Vec<String> = whole(root.path()).into_keys().filter(|p| p.contains("sensorctl-restore")).collect();
+        let leftovers: Vec<String> =
+            whole(root.path()).into_keys().filter(|p| p.contains("sensorctl-restore")).collect();
         assert!(leftovers.is_empty(), "round {round}: {leftovers:?}");
         let _ = fs::remove_dir_all(root.path().join("var/cyberx/other-backups"));
     }
@@ -957,7 +1006,8 @@ fn observe(root: &Path, args: &[&str]) -> Observed {
                 seen.nice = after.split(' ').nth(16).and_then(|n| n.parse().ok()).or(seen.nice);
             }
             if let Ok(status) = fs::read_to_string(format!("/proc/{pid}/status")) {
-                let threads = status.lines().find_map(|l| l.strip_prefix("Threads:")).and_then(|t| t.trim().parse().ok());
+                let threads =
+                    status.lines().find_map(|l| l.strip_prefix("Threads:")).and_then(|t| t.trim().parse().ok());
                 seen.threads = seen.threads.max(threads);
             }
             if let Ok(out) = Command::new("ionice").arg("-p").arg(pid.to_string()).output() {
@@ -1001,7 +1051,10 @@ fn two_hundred_megabytes_back_up_and_restore_in_under_8_mib_at_low_priority_in_o
     let before = data(root.path());
 
     let backup = observe(root.path(), &["system", "backup"]);
-    eprintln!("backup: peak RSS {} KiB, nice {:?}, {:?}, threads {:?}", backup.max_rss_kb, backup.nice, backup.ionice, backup.threads);
+    eprintln!(
+        "backup: peak RSS {} KiB, nice {:?}, {:?}, threads {:?}",
+        backup.max_rss_kb, backup.nice, backup.ionice, backup.threads
+    );
     assert!(backup.max_rss_kb < 8 * 1024, "backup peak RSS {} KiB", backup.max_rss_kb);
     assert_eq!(backup.nice, Some(19));
     assert_eq!(backup.ionice.as_deref(), Some("best-effort: prio 7"));
@@ -1009,7 +1062,10 @@ fn two_hundred_megabytes_back_up_and_restore_in_under_8_mib_at_low_priority_in_o
 
     fs::remove_file(&big).unwrap();
     let restore = observe(root.path(), &["system", "restore", "--yes"]);
-    eprintln!("restore: peak RSS {} KiB, nice {:?}, {:?}, threads {:?}", restore.max_rss_kb, restore.nice, restore.ionice, restore.threads);
+    eprintln!(
+        "restore: peak RSS {} KiB, nice {:?}, {:?}, threads {:?}",
+        restore.max_rss_kb, restore.nice, restore.ionice, restore.threads
+    );
     assert!(restore.max_rss_kb < 8 * 1024, "restore peak RSS {} KiB", restore.max_rss_kb);
     assert_eq!(restore.nice, Some(19));
     assert_eq!(restore.threads, Some(1));

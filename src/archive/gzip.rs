@@ -509,7 +509,11 @@ mod tests {
                 state ^= state >> 17;
                 state ^= state << 5;
                 // Half text-like (compressible), half noise.
-                if (i / 4096) % 2 == 0 { b"abcdefgh "[(state % 9) as usize] } else { state as u8 }
+                if (i / 4096) % 2 == 0 {
+                    b"abcdefgh "[(state % 9) as usize]
+                } else {
+                    state as u8
+                }
             })
             .collect()
     }

@@ -131,11 +131,7 @@ fn fits_octal(value: u64, field_len: usize) -> bool {
 }
 
 fn checksum(block: &[u8; BLOCK]) -> u64 {
-    block
-        .iter()
-        .enumerate()
-        .map(|(at, &b)| if (148..156).contains(&at) { u64::from(b' ') } else { u64::from(b) })
-        .sum()
+    block.iter().enumerate().map(|(at, &b)| if (148..156).contains(&at) { u64::from(b' ') } else { u64::from(b) }).sum()
 }
 
 struct UstarFields<'a> {
@@ -341,7 +337,8 @@ fn parse_pax_time(value: &str, key: &str) -> Result<i64, TarError> {
     if !fraction.bytes().all(|b| b.is_ascii_digit()) {
         return Err(refused(format!("pax record '{key}': bad time '{}'", crate::validate::printable(value))));
     }
-    let secs = i64::try_from(parse_decimal(secs, key)?).map_err(|_| refused(format!("pax record '{key}': time too large")))?;
+    let secs =
+        i64::try_from(parse_decimal(secs, key)?).map_err(|_| refused(format!("pax record '{key}': time too large")))?;
     Ok(if negative { -secs } else { secs })
 }
 
@@ -349,10 +346,7 @@ fn parse_pax(data: &[u8]) -> Result<Pax, TarError> {
     let mut pax = Pax::default();
     let mut rest = data;
     while !rest.is_empty() {
-        let space = rest
-            .iter()
-            .position(|&b| b == b' ')
-            .ok_or_else(|| refused("malformed pax record (no length)"))?;
+        let space = rest.iter().position(|&b| b == b' ').ok_or_else(|| refused("malformed pax record (no length)"))?;
         let len_text = std::str::from_utf8(&rest[..space]).map_err(|_| refused("malformed pax record length"))?;
         let len = usize::try_from(parse_decimal(len_text, "length")?).unwrap_or(usize::MAX);
         if len <= space + 1 || len > rest.len() || rest[len - 1] != b'\n' {
@@ -371,12 +365,10 @@ fn parse_pax(data: &[u8]) -> Result<Pax, TarError> {
             }
             "uname" | "gname" | "comment" => {}
             "hdrcharset" if value == "ISO-IR 10646 2000 UTF-8" => {}
-            other => {
-                return Err(refused(format!(
-                    "unsupported pax record '{}' (only path, size, mtime, atime, ctime, uid, gid, uname, gname, comment)",
-                    crate::validate::printable(other)
-                )))
-            }
+            other => return Err(refused(format!(
+                "unsupported pax record '{}' (only path, size, mtime, atime, ctime, uid, gid, uname, gname, comment)",
+                crate::validate::printable(other)
+            ))),
         }
         rest = &rest[len..];
     }
@@ -510,16 +502,27 @@ impl<R: Read> TarReader<R> {
             let over = pax.take().unwrap_or_default();
             let path = match over.path {
                 Some(path) => path,
-                None => String::from_utf8(raw_path)
-                    .map_err(|_| refused(format!("path '{}' is not UTF-8", crate::validate::printable(&header_path))))?,
+                None => String::from_utf8(raw_path).map_err(|_| {
+                    refused(format!("path '{}' is not UTF-8", crate::validate::printable(&header_path)))
+                })?,
             };
             let shown = crate::validate::printable(&path);
             let kind = match typeflag {
                 b'0' | 0 => Kind::File,
                 b'5' => Kind::Dir,
-                b'1' => return Err(refused(format!("'{shown}' is a hard link (only files and directories are accepted)"))),
-                b'2' => return Err(refused(format!("'{shown}' is a symbolic link (only files and directories are accepted)"))),
-                b'3' | b'4' => return Err(refused(format!("'{shown}' is a device node (only files and directories are accepted)"))),
+                b'1' => {
+                    return Err(refused(format!("'{shown}' is a hard link (only files and directories are accepted)")))
+                }
+                b'2' => {
+                    return Err(refused(format!(
+                        "'{shown}' is a symbolic link (only files and directories are accepted)"
+                    )))
+                }
+                b'3' | b'4' => {
+                    return Err(refused(format!(
+                        "'{shown}' is a device node (only files and directories are accepted)"
+                    )))
+                }
                 b'6' => return Err(refused(format!("'{shown}' is a FIFO (only files and directories are accepted)"))),
                 b'g' => return Err(refused("global pax header (not accepted)")),
                 b'L' | b'K' => return Err(refused("GNU long-name header (not POSIX, not accepted)")),

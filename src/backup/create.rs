@@ -147,10 +147,7 @@ fn rotate(settings: &Settings, newest: &str, out: &mut dyn Write) -> Result<()> 
         }
         fs::remove_file(&old.path).map_err(|e| Error::io("remove old backup", &old.path, e))?;
         total -= old.size;
-        emit(
-            out,
-            &format!("Removed old backup {} (backup limit is {})", old.name, super::limit_text(settings.limit)),
-        )?;
+        emit(out, &format!("Removed old backup {} (backup limit is {})", old.name, super::limit_text(settings.limit)))?;
     }
     store::sync_dir(&settings.dir)
 }
@@ -176,7 +173,13 @@ impl Write for DataSink<'_> {
 }
 
 /// Writes the whole backup into `temp` (created, 0600); fsynced when it returns.
-fn write_backup(settings: &Settings, key: &ring::hmac::Key, temp: &Path, head: &Head, out: &mut dyn Write) -> Result<Counts> {
+fn write_backup(
+    settings: &Settings,
+    key: &ring::hmac::Key,
+    temp: &Path,
+    head: &Head,
+    out: &mut dyn Write,
+) -> Result<Counts> {
     let file = OpenOptions::new()
         .read(true)
         .write(true)
@@ -188,8 +191,9 @@ fn write_backup(settings: &Settings, key: &ring::hmac::Key, temp: &Path, head: &
 
     // Pass 1: list the data into manifest part A.
     let a_start = format::MANIFEST_HEADER_MEMBER_LEN;
-    let mut part_a = DeflateWriter::new(BufWriter::with_capacity(64 * 1024, PosWriter::new(&file, a_start)), MANIFEST_LEVEL)
-        .map_err(io_err("write"))?;
+    let mut part_a =
+        DeflateWriter::new(BufWriter::with_capacity(64 * 1024, PosWriter::new(&file, a_start)), MANIFEST_LEVEL)
+            .map_err(io_err("write"))?;
     let mut head_line = head.serialize_json();
     head_line.push('\n');
     part_a.write_all(head_line.as_bytes()).map_err(io_err("write"))?;
@@ -218,9 +222,10 @@ fn write_backup(settings: &Settings, key: &ring::hmac::Key, temp: &Path, head: &
     }
 
     // Pass 2: copy.
-    let mut part_b =
-        StoredWriter::new(BufWriter::with_capacity(64 * 1024, PosWriter::new(&file, a_end)), b_content).map_err(io_err("write"))?;
-    let sink = DataSink { writer: PosWriter::new(&file, region), digest: digest::Context::new(&digest::SHA256), written: 0 };
+    let mut part_b = StoredWriter::new(BufWriter::with_capacity(64 * 1024, PosWriter::new(&file, a_end)), b_content)
+        .map_err(io_err("write"))?;
+    let sink =
+        DataSink { writer: PosWriter::new(&file, region), digest: digest::Context::new(&digest::SHA256), written: 0 };
     let mut data = DeflateWriter::new(sink, DATA_LEVEL).map_err(io_err("write"))?;
     let mut copier = Copier {
         settings,
@@ -340,7 +345,8 @@ impl<W: Write> Lister<'_, W> {
         } else if meta.file_type().is_dir() {
             Kind::Dir
         } else {
-            let what = if meta.file_type().is_symlink() { "a symbolic link" } else { "not a regular file or directory" };
+            let what =
+                if meta.file_type().is_symlink() { "a symbolic link" } else { "not a regular file or directory" };
             return self.skip(path, &format!("{what} (backups hold files and directories only)"));
         };
         let mut mode = meta.mode() & 0o7777;
@@ -373,7 +379,10 @@ impl<W: Write> Lister<'_, W> {
             .map(|entry| entry.map(|e| e.file_name()))
             .collect::<io::Result<_>>()
             .map_err(|e| Error::io("read directory", path, e))?;
-        names.sort_by(|a, b| std::os::unix::ffi::OsStrExt::as_bytes(a.as_os_str()).cmp(std::os::unix::ffi::OsStrExt::as_bytes(b.as_os_str())));
+        names.sort_by(|a, b| {
+            std::os::unix::ffi::OsStrExt::as_bytes(a.as_os_str())
+                .cmp(std::os::unix::ffi::OsStrExt::as_bytes(b.as_os_str()))
+        });
         for name in names {
             let child = path.join(&name);
             let Some(text) = name.to_str() else {
@@ -439,7 +448,12 @@ impl Copier<'_> {
     }
 
     /// Writes one entry; returns the SHA-256 of a file's data.
-    fn copy(&mut self, entry: &Entry, data: &mut DeflateWriter<DataSink<'_>>, out: &mut dyn Write) -> Result<Option<digest::Digest>> {
+    fn copy(
+        &mut self,
+        entry: &Entry,
+        data: &mut DeflateWriter<DataSink<'_>>,
+        out: &mut dyn Write,
+    ) -> Result<Option<digest::Digest>> {
         let (path, root) = self.live_path(&entry.path)?;
         if entry.path == root.rel {
             emit(out, &format!("Backing up {}", root.board_path.display()))?;
@@ -451,12 +465,12 @@ impl Copier<'_> {
             data.write_all(&header).map_err(|e| Error::io("write backup data for", &path, e))?;
             return Ok(None);
         }
-        let changed = |why: &str| {
-            Error::Problem(format!("{} {why} during the backup; run the backup again", path.display()))
-        };
+        let changed =
+            |why: &str| Error::Problem(format!("{} {why} during the backup; run the backup again", path.display()));
         // O_NOFOLLOW: a file replaced by a symlink since pass 1 is not followed; O_NONBLOCK: nor
         // does a FIFO put in its place block the open.
-        let mut file = match OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(&path) {
+        let mut file = match OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(&path)
+        {
             Ok(file) => file,
             Err(err) if err.kind() == io::ErrorKind::NotFound => return Err(changed("disappeared")),
             Err(err) => return Err(Error::io("open", &path, err)),
@@ -533,20 +547,20 @@ mod tests {
         assert_eq!((counts.entries, counts.files), (4, 2));
         let pristine = fs::read(&path).unwrap();
         let file = fs::File::open(&path).unwrap();
-        assert!(format::verify(&file, &key, |_| {}).is_ok());
+        assert!(format::verify(&file, &key).is_ok());
         let other_key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &[43u8; 32]);
-        assert!(format::verify(&file, &other_key, |_| {}).is_err());
+        assert!(format::verify(&file, &other_key).is_err());
         let probe = dir.path().join("probe.tar");
         for at in 0..pristine.len() {
             let mut bytes = pristine.clone();
             bytes[at] ^= 0x01;
             fs::write(&probe, &bytes).unwrap();
             let damaged = fs::File::open(&probe).unwrap();
-            assert!(format::verify(&damaged, &key, |_| {}).is_err(), "a change at byte {at} of {} passed", pristine.len());
+            assert!(format::verify(&damaged, &key).is_err(), "a change at byte {at} of {} passed", pristine.len());
         }
         for cut in [1, 8, 2071, 2072, pristine.len() / 2] {
             fs::write(&probe, &pristine[..pristine.len() - cut]).unwrap();
-            assert!(format::verify(&fs::File::open(&probe).unwrap(), &key, |_| {}).is_err(), "cut {cut}");
+            assert!(format::verify(&fs::File::open(&probe).unwrap(), &key).is_err(), "cut {cut}");
         }
     }
 }

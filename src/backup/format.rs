@@ -407,7 +407,10 @@ impl<R: Read> Lines<R> {
                 return Ok(Some(&self.buf[line]));
             }
             if self.end - self.start > MAX_LINE {
-                return Err(io::Error::new(io::ErrorKind::InvalidData, format!("manifest line longer than {MAX_LINE} bytes")));
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("manifest line longer than {MAX_LINE} bytes"),
+                ));
             }
             if self.eof {
                 return if self.start == self.end {
@@ -443,8 +446,9 @@ pub struct Verified {
     pub body_len: u64,
 }
 
-/// Why a file is not a valid backup, for messages.
-pub fn verify(file: &File, key: &hmac::Key, mut progress: impl FnMut(u64)) -> Result<Verified, String> {
+/// Checks the trailer and the HMAC of a backup file under `key`, reading the file once; the
+/// error says why the file is not a valid backup.
+pub fn verify(file: &File, key: &hmac::Key) -> Result<Verified, String> {
     let len = file.metadata().map_err(|e| format!("cannot read it: {}", crate::error::strip_errno(&e)))?.len();
     if len < TRAILER_LEN {
         return Err(if len == 0 {
@@ -472,7 +476,6 @@ pub fn verify(file: &File, key: &hmac::Key, mut progress: impl FnMut(u64)) -> Re
                 break;
             }
             ctx.update(&buf[..n]);
-            progress(n as u64);
         }
         Ok(ctx.finish())
     };

@@ -149,10 +149,8 @@ pub struct BackupFileName {
 /// are gzip-compressed, and fleet tools match that name; GNU tar recognizes the compression by
 /// its magic number when reading (`tar -tf`, `tar -xf` need no `-z`), so the name stays.
 pub fn backup_name(host: &str, epoch_ms: u64, version: &str) -> String {
-    let host: String = host
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' })
-        .collect();
+    let host: String =
+        host.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' }).collect();
     let host = if host.is_empty() || host.starts_with('.') { format!("sensor{host}") } else { host };
     let t = Utc::from_unix(i64::try_from(epoch_ms / 1000).unwrap_or(i64::MAX));
     format!(
@@ -423,7 +421,7 @@ pub fn list(ctx: &Context, json: bool, out: &mut dyn Write) -> Result<Status> {
             Ok(file) => {
                 let verified = match &key {
                     None => "unverifiable: this appliance has no backup key".to_string(),
-                    Some(key) => match format::verify(&file, key, |_| {}) {
+                    Some(key) => match format::verify(&file, key) {
                         Ok(_) => "ok".to_string(),
                         Err(why) => format!("failed: {why}"),
                     },
@@ -548,7 +546,8 @@ mod tests {
         assert_eq!(parsed.version, "22.3.0.318-r-71e6295");
         let seed = "e2e-xsense-1664469968212-backup-version-22.3.0.318-r-71e6295-2022-09-29_18:30:20.tar";
         assert_eq!(parse_backup_name(seed).unwrap().version, "22.3.0.318-r-71e6295");
-        assert!(backup_name("we ird/host", 1, "0.1.0-x").starts_with("we_ird_host-1-backup-version-0.1.0-x-1970-01-01_00:00:00"));
+        assert!(backup_name("we ird/host", 1, "0.1.0-x")
+            .starts_with("we_ird_host-1-backup-version-0.1.0-x-1970-01-01_00:00:00"));
         for other in [
             ".e2e-1-backup-version-1-2022-09-29_18:30:20.tar.tmp-1-0",
             "e2e-1-backup-version-1-2022-09-29_18:30:20.tgz",

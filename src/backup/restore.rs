@@ -105,7 +105,10 @@ fn chosen_backup(settings: &Settings, file: Option<&str>) -> Result<PathBuf> {
     let path = settings.dir.join(name.as_str());
     match fs::symlink_metadata(&path) {
         Ok(meta) if meta.file_type().is_file() => Ok(path),
-        _ => Err(Error::Usage(format!("no backup named '{name}' in {} (see system backup-list)", settings.dir.display()))),
+        _ => Err(Error::Usage(format!(
+            "no backup named '{name}' in {} (see system backup-list)",
+            settings.dir.display()
+        ))),
     }
 }
 
@@ -134,7 +137,7 @@ pub fn run(ctx: &Context, file: Option<&str>, yes: bool, force: bool, out: &mut 
     let file = File::open(&chosen).map_err(|e| Error::io("open", &chosen, e))?;
     emit(out, &format!("Verifying the HMAC-SHA256 of {name} ..."))?;
     out.flush().map_err(|e| Error::io("write", "standard output", e))?;
-    let verified = format::verify(&file, &key, |_| {}).map_err(refused)?;
+    let verified = format::verify(&file, &key).map_err(refused)?;
     emit(out, "HMAC-SHA256 verified.")?;
     let mut extraction = Extraction::new(&ctx.board()?.name, &settings, &file, verified.body_len, force, out)?;
     let outcome = extraction.run();
@@ -150,7 +153,10 @@ pub fn run(ctx: &Context, file: Option<&str>, yes: bool, force: bool, out: &mut 
     };
     let counts = extraction.done;
     drop(extraction);
-    emit(out, &format!("Verified {} files ({}) against the SHA-256 sums of the manifest.", counts.files, mib(counts.bytes)))?;
+    emit(
+        out,
+        &format!("Verified {} files ({}) against the SHA-256 sums of the manifest.", counts.files, mib(counts.bytes)),
+    )?;
     emit(out, "Swapping the restored data into place ...")?;
     swap(&settings, staged, out)?;
     emit(out, &format!("Restore finished: {} files from {name}.", counts.files))?;
@@ -236,7 +242,11 @@ impl<'a> Extraction<'a> {
             file,
             body_len,
             force,
-            targets: settings.roots.iter().map(|root| Target { root, staging: root.staging(), staged: false }).collect(),
+            targets: settings
+                .roots
+                .iter()
+                .map(|root| Target { root, staging: root.staging(), staged: false })
+                .collect(),
             skipped: Vec::new(),
             out,
             done: Counts::default(),
@@ -256,7 +266,10 @@ impl<'a> Extraction<'a> {
         let mut main = TarReader::new(GzipReader::new(RegionReader::new(self.file, 0, self.body_len)));
         let first = main.next_entry()?.ok_or_else(|| refuse("the archive is empty"))?;
         if first.path != MANIFEST_NAME {
-            return Err(refuse(format!("the first member is '{}', not the manifest", crate::validate::printable(&first.path))));
+            return Err(refuse(format!(
+                "the first member is '{}', not the manifest",
+                crate::validate::printable(&first.path)
+            )));
         }
         let mut part_a = open_manifest(self.file, self.body_len).map_err(Refusal::Refused)?;
         let head = parse_head(&mut part_a).map_err(Refusal::Refused)?;
@@ -305,12 +318,17 @@ impl<'a> Extraction<'a> {
                 ("mtime", entry.mtime == manifest.entry.mtime),
             ] {
                 if !same {
-                    return Err(refuse(format!("the tar header of '{shown}' and the manifest disagree about its {what}")));
+                    return Err(refuse(format!(
+                        "the tar header of '{shown}' and the manifest disagree about its {what}"
+                    )));
                 }
             }
             let Some(at) = self.targets.iter().position(|t| inside(&t.root.rel, &entry.path)) else {
                 let roots: Vec<String> = self.targets.iter().map(|t| t.root.board_path.display().to_string()).collect();
-                return Err(refuse(format!("'{shown}' is not beneath a data path of this board ({})", roots.join(", "))));
+                return Err(refuse(format!(
+                    "'{shown}' is not beneath a data path of this board ({})",
+                    roots.join(", ")
+                )));
             };
             let target = if entry.path == self.targets[at].root.rel {
                 while let Some(dir) = stack.pop() {
@@ -388,7 +406,10 @@ impl<'a> Extraction<'a> {
     fn check_head(&mut self, head: &Head) -> Outcome<()> {
         emit(
             self.out,
-            &format!("Backup made {} on {} (board {}, version {})", head.created, head.hostname, head.board, head.product_version),
+            &format!(
+                "Backup made {} on {} (board {}, version {})",
+                head.created, head.hostname, head.board, head.product_version
+            ),
         )?;
         if self.force {
             return Ok(());
@@ -419,7 +440,14 @@ impl<'a> Extraction<'a> {
         Ok(())
     }
 
-    fn extract_file<R: io::BufRead>(&mut self, tar: &mut TarReader<R>, entry: &Entry, mtime_ns: u32, target: &Path, expected: &[u8]) -> Outcome<()> {
+    fn extract_file<R: io::BufRead>(
+        &mut self,
+        tar: &mut TarReader<R>,
+        entry: &Entry,
+        mtime_ns: u32,
+        target: &Path,
+        expected: &[u8],
+    ) -> Outcome<()> {
         let shown = crate::validate::printable(&entry.path);
         let mut file = OpenOptions::new()
             .write(true)
@@ -461,8 +489,10 @@ impl<'a> Extraction<'a> {
     /// Owner (as root), mode and modification time, through the open descriptor.
     fn apply(&self, file: &File, path: &Path, entry: &Entry, mtime_ns: u32) -> Outcome<()> {
         if self.as_root {
-            let id = |v: u64| u32::try_from(v).map_err(|_| refuse(format!("'{}' has an owner id out of range", entry.path)));
-            std::os::unix::fs::fchown(file, Some(id(entry.uid)?), Some(id(entry.gid)?)).map_err(|e| Error::io("chown", path, e))?;
+            let id =
+                |v: u64| u32::try_from(v).map_err(|_| refuse(format!("'{}' has an owner id out of range", entry.path)));
+            std::os::unix::fs::fchown(file, Some(id(entry.uid)?), Some(id(entry.gid)?))
+                .map_err(|e| Error::io("chown", path, e))?;
         }
         file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(entry.mode))
             .map_err(|e| Error::io("chmod", path, e))?;
@@ -697,8 +727,11 @@ mod tests {
             fs::write(roots[1].staging().join("f"), b"new b").unwrap();
             fs::create_dir_all(&roots[2].live).unwrap();
             fs::write(roots[2].live.join("f"), b"old c").unwrap();
-            let targets = [(0, true), (1, true), (2, false)]
-                .map(|(at, staged)| Target { root: &roots[at], staging: roots[at].staging(), staged });
+            let targets = [(0, true), (1, true), (2, false)].map(|(at, staged)| Target {
+                root: &roots[at],
+                staging: roots[at].staging(),
+                staged,
+            });
             let items: Vec<SwapItem> = targets.iter().filter_map(|t| SwapItem::plan(t).unwrap()).collect();
             assert_eq!(items.iter().map(|i| i.action.as_str()).collect::<Vec<_>>(), ["exchange", "install", "remove"]);
             let journal = Journal { started: "2022-09-29T18:30:20Z".into(), items };
@@ -710,7 +743,9 @@ mod tests {
             }
             let mut out = Vec::new();
             recover(&settings, &mut out).unwrap();
-            assert!(String::from_utf8_lossy(&out).starts_with("Finishing the restore interrupted at 2022-09-29T18:30:20Z"));
+            assert!(
+                String::from_utf8_lossy(&out).starts_with("Finishing the restore interrupted at 2022-09-29T18:30:20Z")
+            );
             assert_eq!(fs::read(roots[0].live.join("sub/f")).unwrap(), b"new a", "after {done} steps");
             assert_eq!(fs::read(roots[1].live.join("f")).unwrap(), b"new b", "after {done} steps");
             assert!(!roots[2].live.exists(), "after {done} steps");

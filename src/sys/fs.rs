@@ -54,10 +54,7 @@ pub struct Space {
 #[doc(alias = "statvfs")]
 pub fn space(path: &Path) -> io::Result<Space> {
     let st = rustix::fs::statvfs(path).map_err(io::Error::from)?;
-    Ok(Space {
-        total: st.f_blocks.saturating_mul(st.f_frsize),
-        available: st.f_bavail.saturating_mul(st.f_frsize),
-    })
+    Ok(Space { total: st.f_blocks.saturating_mul(st.f_frsize), available: st.f_bavail.saturating_mul(st.f_frsize) })
 }
 
 /// `syncfs(fd)`: writes out everything cached for the filesystem holding `fd`; one call instead
