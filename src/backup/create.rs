@@ -17,7 +17,7 @@
 #![forbid(unsafe_code)]
 
 use super::format::{self, EndLine, EntryLine, Head, Line, Lines, PosWriter, RegionReader, HASH_LINE};
-use super::{inside, lock, lower_priority, Root, Settings};
+use super::{inside, lock, lower_priority, mib, Root, Settings};
 use crate::action::Status;
 use crate::archive::gzip::{self, DeflateWriter, GzipReader, StoredWriter};
 use crate::archive::tar::{self, Entry, Kind};
@@ -97,14 +97,16 @@ pub fn run(ctx: &Context, out: &mut dyn Write) -> Result<Status> {
         }
     };
     let size = fs::metadata(&final_path).map_err(|e| Error::io("stat", &final_path, e))?.len();
+    let ratio = u128::from(counts.bytes) * 100 / u128::from(size.max(1));
     emit(
         out,
         &format!(
-            "Backed up {} files ({}) into {} ({:.2}:1)",
+            "Backed up {} files ({}) into {} ({}.{:02}:1)",
             counts.files,
             mib(counts.bytes),
             mib(size),
-            counts.bytes.max(1) as f64 / size.max(1) as f64
+            ratio / 100,
+            ratio % 100
         ),
     )?;
     emit(out, &format!("Finished backup. Backup is stored at {}", final_path.display()))?;
@@ -112,10 +114,6 @@ pub fn run(ctx: &Context, out: &mut dyn Write) -> Result<Status> {
     emit(out, &format!("Setting backup status 'SUCCESS' in {}", ctx.root.resolve(super::STATE_FILE).display()))?;
     rotate(&settings, &name, out)?;
     Ok(Status::Ok)
-}
-
-fn mib(bytes: u64) -> String {
-    format!("{:.1} MiB", bytes as f64 / 1_048_576.0)
 }
 
 /// Removes `.<name>.tmp-<pid>` files of backups that were killed: with the lock held, no other

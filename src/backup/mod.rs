@@ -332,6 +332,12 @@ pub fn write_state(ctx: &Context, status: &str, detail: &str) -> Result<()> {
     store::replace(&path, text.as_bytes(), store::Mode::Preserve)
 }
 
+/// Bytes in MiB with one decimal, rounded to the nearest tenth (`286.1 MiB`).
+pub fn mib(bytes: u64) -> String {
+    let tenths = (u128::from(bytes) * 10 + (1 << 19)) >> 20;
+    format!("{}.{} MiB", tenths / 10, tenths % 10)
+}
+
 /// The realtime clock in milliseconds since the epoch.
 pub fn now_ms() -> u64 {
     let (secs, nanos) = crate::sys::clock::realtime();
@@ -578,6 +584,14 @@ mod tests {
         ] {
             assert_eq!(human_size(bytes), text, "{bytes}");
         }
+    }
+
+    #[test]
+    fn mebibytes_round_to_a_tenth() {
+        assert_eq!(mib(0), "0.0 MiB");
+        assert_eq!(mib(300_000_000), "286.1 MiB");
+        assert_eq!(mib(1 << 20), "1.0 MiB");
+        assert_eq!(mib((1 << 20) * 3 / 20 + 1), "0.2 MiB");
     }
 
     #[test]

@@ -18,7 +18,7 @@
 #![forbid(unsafe_code)]
 
 use super::format::{self, Head, Line, Lines, RegionReader, MANIFEST_NAME};
-use super::{confirm, inside, lock, lower_priority, BackupFile, Root, Settings};
+use super::{confirm, inside, lock, lower_priority, mib, BackupFile, Root, Settings};
 use crate::action::Status;
 use crate::archive::gzip::GzipReader;
 use crate::archive::tar::{Entry, Kind, TarError, TarReader};
@@ -161,10 +161,6 @@ pub fn run(ctx: &Context, file: Option<&str>, yes: bool, force: bool, out: &mut 
     swap(&settings, staged, out)?;
     emit(out, &format!("Restore finished: {} files from {name}.", counts.files))?;
     Ok(Status::Ok)
-}
-
-fn mib(bytes: u64) -> String {
-    format!("{:.1} MiB", bytes as f64 / 1_048_576.0)
 }
 
 /// Why an extraction stopped.
