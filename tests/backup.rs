@@ -1071,3 +1071,24 @@ fn two_hundred_megabytes_back_up_and_restore_in_under_8_mib_at_low_priority_in_o
     assert_eq!(restore.threads, Some(1));
     assert_eq!(data(root.path()), before);
 }
+
+#[test]
+fn a_data_path_that_is_a_symbolic_link_is_skipped_by_backup_and_refused_by_restore() {
+    let root = sandbox("bk-symlink-root");
+    let elsewhere = TempDir::new("bk-symlink-target");
+    write(&elsewhere.path().join("a.log"), b"log", 0o644);
+    write(&root.path().join("var/cyberx/keys/k"), b"key", 0o600);
+    std::os::unix::fs::symlink(elsewhere.path(), root.path().join("var/cyberx/logs")).unwrap();
+    let (run, file) = backup_ok(root.path());
+    assert!(
+        run.stdout.contains("Skipping /var/cyberx/logs: a symbolic link (backups hold files and directories only)"),
+        "{}",
+        run.stdout
+    );
+    let before = whole(root.path());
+    let run = restore(root.path(), &file);
+    assert_eq!(run.code, 69, "{}", run.stderr);
+    assert!(run.stderr.contains("/var/cyberx/logs is a symbolic link; restore swaps data paths by renaming them"), "{}", run.stderr);
+    assert_same_but_dir_mtimes(&before, &whole(root.path()), &["etc", "var/cyberx"], "symlinked data path");
+    assert_eq!(fs::read(elsewhere.path().join("a.log")).unwrap(), b"log");
+}

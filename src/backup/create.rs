@@ -331,6 +331,9 @@ impl<W: Write> Lister<'_, W> {
     fn shown(&self, path: &Path) -> String {
         for root in &self.settings.roots {
             if let Ok(rest) = path.strip_prefix(&root.live) {
+                if rest.as_os_str().is_empty() {
+                    return root.board_path.display().to_string();
+                }
                 return root.board_path.join(rest).display().to_string();
             }
         }

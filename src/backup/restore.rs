@@ -519,9 +519,16 @@ fn created(err: io::Error, shown: &str, target: &Path) -> Refusal {
     }
 }
 
-/// A data path that is a mount point cannot be renamed; refuse before touching anything.
+/// A data path that is a mount point cannot be renamed, and one that is a symbolic link would
+/// be replaced rather than followed; refuse both before touching anything.
 fn check_swappable(root: &Root) -> Outcome<()> {
     let Ok(meta) = fs::symlink_metadata(&root.live) else { return Ok(()) };
+    if meta.file_type().is_symlink() {
+        return Err(Refusal::Failed(Error::Unsupported(format!(
+            "{} is a symbolic link; restore swaps data paths by renaming them",
+            root.board_path.display()
+        ))));
+    }
     let parent = root.live.parent().unwrap_or(Path::new("/"));
     let parent_meta = fs::metadata(parent).map_err(|e| Error::io("stat", parent, e))?;
     if meta.dev() != parent_meta.dev() {
