@@ -137,8 +137,12 @@ pub fn run(ctx: &Context, file: Option<&str>, yes: bool, force: bool, out: &mut 
     let file = File::open(&chosen).map_err(|e| Error::io("open", &chosen, e))?;
     emit(out, &format!("Verifying the HMAC-SHA256 of {name} ..."))?;
     out.flush().map_err(|e| Error::io("write", "standard output", e))?;
+    let clock = crate::sys::clock::monotonic;
+    let started = clock();
     let verified = format::verify(&file, &key).map_err(refused)?;
     emit(out, "HMAC-SHA256 verified.")?;
+    log::info!("HMAC verified in {} ms", (clock() - started).as_millis());
+    let started = clock();
     let mut extraction = Extraction::new(&ctx.board()?.name, &settings, &file, verified.body_len, force, out)?;
     let outcome = extraction.run();
     let staged = match outcome {
@@ -158,7 +162,10 @@ pub fn run(ctx: &Context, file: Option<&str>, yes: bool, force: bool, out: &mut 
         &format!("Verified {} files ({}) against the SHA-256 sums of the manifest.", counts.files, mib(counts.bytes)),
     )?;
     emit(out, "Swapping the restored data into place ...")?;
+    log::info!("extracted and checked in {} ms", (clock() - started).as_millis());
+    let started = clock();
     swap(&settings, staged, out)?;
+    log::info!("swapped in and removed the previous data in {} ms", (clock() - started).as_millis());
     emit(out, &format!("Restore finished: {} files from {name}.", counts.files))?;
     Ok(Status::Ok)
 }
