@@ -294,6 +294,27 @@ pub enum Action {
     },
     /// Serve the daemon socket.
     Daemon {},
+    /// Back up the board's data paths now.
+    BackupCreate {},
+    /// List the backups, newest first.
+    BackupList {
+        /// Structured output, with each backup's verification.
+        json: bool,
+    },
+    /// Show the backup directory's usage, limit and free space and the last backup.
+    BackupSpace {
+        /// Structured output.
+        json: bool,
+    },
+    /// Restore the data paths from a backup.
+    BackupRestore {
+        /// The backup's file name (or its path in the backup directory); the newest if absent.
+        file: Option<String>,
+        /// Answer the confirmation questions with yes.
+        yes: bool,
+        /// Accept a backup of another board or a newer major version.
+        force: bool,
+    },
     /// Create the alias symlinks in a directory.
     Install {
         /// The directory (as given; created symlinks point at this executable).
@@ -350,6 +371,10 @@ impl Action {
             Action::Install { .. } => ActionKind::Install,
             Action::NetworkBlink { .. } => ActionKind::NetworkBlink,
             Action::Ping { .. } => ActionKind::Ping,
+            Action::BackupCreate {} => ActionKind::BackupCreate,
+            Action::BackupList { .. } => ActionKind::BackupList,
+            Action::BackupSpace { .. } => ActionKind::BackupSpace,
+            Action::BackupRestore { .. } => ActionKind::BackupRestore,
             Action::InternetCheck { .. } => ActionKind::InternetCheck,
             Action::NetworkValidate { .. } => ActionKind::NetworkValidate,
             Action::NetworkReconfigure { .. } => ActionKind::NetworkReconfigure,
@@ -375,6 +400,8 @@ impl Action {
                 Some(("network-reconfigure", interface.clone().unwrap_or_else(|| "-".to_string())))
             }
             Action::NetworkLimit { interface, .. } => Some(("network-limit", interface.clone())),
+            Action::BackupCreate {} => Some(("backup", "-".to_string())),
+            Action::BackupRestore { file, .. } => Some(("restore", file.clone().unwrap_or_else(|| "newest".to_string()))),
             Action::Version { .. }
             | Action::Date { .. }
             | Action::Sanity { .. }
@@ -392,6 +419,8 @@ impl Action {
             | Action::NtpQuery { .. }
             | Action::NetworkValidate { .. }
             | Action::NetworkLoad { .. }
+            | Action::BackupList { .. }
+            | Action::BackupSpace { .. }
             | Action::Install { .. } => None,
         }
     }
@@ -501,6 +530,16 @@ pub fn run(action: &Action, ctx: &Context, out: &mut dyn Write) -> Result<Status
             crate::login::protection(ctx, *max_failed, *window_s, *json, out)
         }
         Action::Auth { pam_type, user, rhost } => crate::login::auth(ctx, pam_type, user, rhost.as_deref(), out),
+        Action::BackupCreate {} => crate::backup::create::run(ctx, out),
+        Action::BackupList { json } => crate::backup::list(ctx, *json, out),
+        Action::BackupSpace { json } => crate::backup::space(ctx, *json, out),
+        Action::BackupRestore { file, yes, force } => {
+            // Re-validated: an Action may also arrive over the daemon's socket.
+            if let Some(file) = file {
+                crate::validate::BackupName::parse(file.rsplit('/').next().unwrap_or(file))?;
+            }
+            crate::backup::restore::run(ctx, file.as_deref(), *yes, *force, out)
+        }
     }
 }
 
@@ -623,6 +662,11 @@ mod tests {
             Action::NetworkLimit { interface: "eth0".into(), limit: None, clear: true },
             Action::NetworkLoad { interface: None, seconds: 6, json: false },
             Action::NetworkLoad { interface: Some("eth1".into()), seconds: 2, json: true },
+            Action::BackupCreate {},
+            Action::BackupList { json: true },
+            Action::BackupSpace { json: false },
+            Action::BackupRestore { file: Some("h-1-backup-version-0.1.0-x-1970-01-01_00:00:00.tar".into()), yes: true, force: false },
+            Action::BackupRestore { file: None, yes: false, force: true },
         ] {
             let wire = action.serialize_json();
             assert_eq!(Action::deserialize_json(&wire).unwrap(), action, "{wire}");

@@ -7,7 +7,9 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod action;
+pub mod archive;
 pub mod audit;
+pub mod backup;
 pub mod blink;
 pub mod board;
 pub mod cli;

@@ -345,6 +345,42 @@ impl fmt::Display for Rate {
     }
 }
 
+/// The file name of a backup in the backup directory: 1–255 bytes of `[A-Za-z0-9._:-]`, not
+/// starting with `.` or `-`, ending in `.tar`. No `/`, so it cannot name a file anywhere else.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct BackupName(String);
+
+impl BackupName {
+    /// Parses a backup file name.
+    pub fn parse(text: &str) -> Result<BackupName> {
+        let bytes = text.as_bytes();
+        let ok_char = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-' | b':');
+        if bytes.len() <= ".tar".len()
+            || bytes.len() > 255
+            || !bytes.iter().all(ok_char)
+            || matches!(bytes[0], b'.' | b'-')
+            || !text.ends_with(".tar")
+        {
+            return Err(Error::Usage(format!(
+                "invalid backup name '{}': expected a file name of the backup directory ending in .tar (see system backup-list)",
+                printable(text)
+            )));
+        }
+        Ok(BackupName(text.to_string()))
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for BackupName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// `text` made safe to echo in a one-line message: control characters and non-ASCII become
 /// `\xNN` escapes, and very long values are cut, so an error can never carry a terminal escape
 /// sequence or flood a serial console.
@@ -547,5 +583,22 @@ mod tests {
     fn printable_escapes_controls_and_cuts_long_values() {
         assert_eq!(printable("a\x1b[2Jb"), "a\\x1b[2Jb");
         assert_eq!(printable(&"y".repeat(100)).len(), 64 + 3);
+    }
+
+    #[test]
+    fn backup_names() {
+        for good in [
+            "e2e-xsense-1664469968212-backup-version-22.3.0.318-r-71e6295-2022-09-29_18:30:20.tar",
+            "a.tar",
+            "host_1-1-backup-version-0.1.0-abc-1970-01-01_00:00:00.tar",
+        ] {
+            assert_eq!(BackupName::parse(good).unwrap().as_str(), good);
+        }
+        for bad in [
+            "", ".tar", "x.tgz", ".hidden.tar", "-rf.tar", "../x.tar", "/var/x.tar", "a b.tar", "a\nb.tar",
+            "x.tar/", &format!("{}.tar", "x".repeat(252)), "caf\u{e9}.tar",
+        ] {
+            assert_eq!(BackupName::parse(bad).unwrap_err().exit_code(), 2, "{bad:?}");
+        }
     }
 }

@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod daemon;
+pub mod backup;
 pub mod install;
 pub mod network;
 pub mod ntp;
@@ -105,6 +106,48 @@ pub static COMMANDS: &[Command] = &[
         kind: ActionKind::Auth,
         summary: "check a login for PAM (pam_exec expose_authtok)",
         parse: users::parse_auth,
+    },
+    Command {
+        path: &["system", "backup"],
+        aliases: &["cyberx-xsense-system-backup"],
+        kind: ActionKind::BackupCreate,
+        summary: "back up configuration, keys, baselines and logs now",
+        parse: backup::parse_create,
+    },
+    Command {
+        path: &["system", "backup", "create"],
+        aliases: &[],
+        kind: ActionKind::BackupCreate,
+        summary: "back up configuration, keys, baselines and logs now",
+        parse: backup::parse_create,
+    },
+    Command {
+        path: &["system", "backup-list"],
+        aliases: &["cyberx-xsense-system-backup-list"],
+        kind: ActionKind::BackupList,
+        summary: "list the backup files, newest first",
+        parse: backup::parse_list,
+    },
+    Command {
+        path: &["system", "backup", "list"],
+        aliases: &[],
+        kind: ActionKind::BackupList,
+        summary: "list the backup files, newest first",
+        parse: backup::parse_list,
+    },
+    Command {
+        path: &["system", "backup", "space"],
+        aliases: &["cyberx-backup-memory-check"],
+        kind: ActionKind::BackupSpace,
+        summary: "show backup disk usage, limit, last backup and free space",
+        parse: backup::parse_space,
+    },
+    Command {
+        path: &["system", "restore"],
+        aliases: &["cyberx-xsense-system-restore"],
+        kind: ActionKind::BackupRestore,
+        summary: "restore the data from a backup (the newest unless -f NAME)",
+        parse: backup::parse_restore,
     },
     Command {
         path: &["date"],

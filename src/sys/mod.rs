@@ -9,11 +9,13 @@
 pub mod clock;
 pub mod ethtool;
 pub mod filelock;
+pub mod fs;
 pub mod icmp;
 pub mod ids;
 pub mod netdev;
 pub mod netlink;
 pub mod poll;
+pub mod priority;
 pub mod process;
 pub mod procfs;
 pub mod procnet;
