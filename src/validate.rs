@@ -113,6 +113,45 @@ impl fmt::Display for Ipv4 {
     }
 }
 
+/// The special characters a certificate key's passphrase may hold, besides ASCII letters and
+/// digits: the set the newer appliance reference allows for `--pass`. Shell metacharacters
+/// (`$`, `` ` ``, quotes, `;`, `&`, `|`, `<`, `>`, `*`, blanks) are not among them.
+pub const PASSPHRASE_SPECIALS: &str = "!#%()+,-./:=?@[\\]^_{}~";
+
+/// The passphrase of an encrypted private key: 1–128 characters of ASCII letters, digits and
+/// [`PASSPHRASE_SPECIALS`]. Its text is never echoed in an error.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Passphrase(String);
+
+impl Passphrase {
+    /// Parses a passphrase.
+    pub fn parse(text: &str) -> Result<Passphrase> {
+        let allowed = |c: char| c.is_ascii_alphanumeric() || PASSPHRASE_SPECIALS.contains(c);
+        if text.is_empty() || text.len() > 128 {
+            return Err(Error::Usage("the passphrase must be 1-128 characters long".to_string()));
+        }
+        if let Some(at) = text.chars().position(|c| !allowed(c)) {
+            return Err(Error::Usage(format!(
+                "character {} of the passphrase is not allowed: use letters, digits and {}",
+                at + 1,
+                PASSPHRASE_SPECIALS.chars().map(String::from).collect::<Vec<_>>().join(" ")
+            )));
+        }
+        Ok(Passphrase(text.to_string()))
+    }
+
+    /// The passphrase itself.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Passphrase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Passphrase(..)")
+    }
+}
+
 /// `text` made safe to echo in a one-line message: control characters and non-ASCII become
 /// `\xNN` escapes, and very long values are cut, so an error can never carry a terminal escape
 /// sequence or flood a serial console.
@@ -183,6 +222,21 @@ mod tests {
         }
         assert!(Ipv4::parse("01.2.3.4").unwrap_err().to_string().contains("leading zeros"));
         assert_eq!(Ipv4::parse("1.2.3.4\n").unwrap_err().to_string(), "invalid IPv4 address '1.2.3.4\\x0a': expected four numbers 0-255 separated by dots, like 192.0.2.10");
+    }
+
+    #[test]
+    fn passphrases() {
+        for good in ["a", "Secret123", "!#%()+,-./:=?@[\\]^_{}~", &"x".repeat(128)] {
+            assert_eq!(Passphrase::parse(good).unwrap().expose(), good);
+        }
+        for bad in ["", "with space", "dollar$", "back`tick", "quote'", "dq\"", "semi;", "amp&", "pipe|", "lt<", "gt>",
+                    "star*", "tab\t", "nl\n", "ünï", "caret^ok but $", &"x".repeat(129)] {
+            let err = Passphrase::parse(bad).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{bad:?}");
+            assert!(!err.to_string().contains(bad) || bad.is_empty(), "the passphrase is echoed: {err}");
+        }
+        assert!(Passphrase::parse("ab$").unwrap_err().to_string().starts_with("character 3 of the passphrase"));
+        assert_eq!(format!("{:?}", Passphrase::parse("hidden").unwrap()), "Passphrase(..)");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 pub mod clock;
 pub mod ethtool;
+pub mod flock;
 pub mod icmp;
 pub mod ids;
 pub mod netdev;
