@@ -247,6 +247,26 @@ pub enum Action {
     },
     /// Serve the daemon socket.
     Daemon {},
+    /// Check and install a TLS certificate and its key, and make them active.
+    CertImport {
+        /// The certificate file's contents, base64 (read by the caller, with its permissions).
+        crt: String,
+        /// The private key file's contents, base64.
+        key: String,
+        /// The chain file's contents, base64.
+        chain: Option<String>,
+        /// The key's passphrase (validated again on execution).
+        pass: Option<String>,
+        /// Use the passphrase stored with the previous certificate.
+        passphrase_set: bool,
+    },
+    /// Create a self-signed certificate and make it active.
+    CertSelfSigned {},
+    /// Show the active certificate.
+    CertShow {
+        /// Structured output.
+        json: bool,
+    },
     /// Create the alias symlinks in a directory.
     Install {
         /// The directory (as given; created symlinks point at this executable).
@@ -274,6 +294,9 @@ impl Action {
             Action::Ping { .. } => ActionKind::Ping,
             Action::InternetCheck { .. } => ActionKind::InternetCheck,
             Action::Daemon {} => ActionKind::Daemon,
+            Action::CertImport { .. } => ActionKind::CertImport,
+            Action::CertSelfSigned {} => ActionKind::CertSelfSigned,
+            Action::CertShow { .. } => ActionKind::CertShow,
         }
     }
 }
@@ -332,6 +355,19 @@ pub fn run(action: &Action, ctx: &Context, out: &mut dyn Write) -> Result<Status
         }
         Action::InternetCheck { url, json } => crate::internet::run(ctx, url.as_deref(), *json, out),
         Action::Daemon {} => crate::daemon::run(ctx, out),
+        Action::CertImport { crt, key, chain, pass, passphrase_set } => {
+            // Re-validated: an Action may also arrive over the daemon's socket.
+            let request = crate::certs::ImportRequest::from_action(
+                crt,
+                key,
+                chain.as_deref(),
+                pass.as_deref(),
+                *passphrase_set,
+            )?;
+            crate::certs::import(ctx, &request, out)
+        }
+        Action::CertSelfSigned {} => crate::certs::self_signed(ctx, out),
+        Action::CertShow { json } => crate::certs::show(ctx, *json, out),
     }
 }
 
@@ -428,6 +464,22 @@ mod tests {
             Action::Sanity { json: true },
             Action::Reboot {},
             Action::Shutdown {},
+            Action::CertImport {
+                crt: "Q1JU".into(),
+                key: "S0VZ".into(),
+                chain: None,
+                pass: None,
+                passphrase_set: true,
+            },
+            Action::CertImport {
+                crt: "Q1JU".into(),
+                key: "S0VZ".into(),
+                chain: Some("Q0hBSU4=".into()),
+                pass: Some("p#1".into()),
+                passphrase_set: false,
+            },
+            Action::CertSelfSigned {},
+            Action::CertShow { json: true },
         ] {
             let wire = action.serialize_json();
             assert_eq!(Action::deserialize_json(&wire).unwrap(), action, "{wire}");

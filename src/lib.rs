@@ -9,6 +9,7 @@
 pub mod action;
 pub mod blink;
 pub mod board;
+pub mod certs;
 pub mod cli;
 pub mod config;
 pub mod context;
