@@ -702,9 +702,12 @@ fn auth_as_pam_exec_drives_it_locks_out_one_host_and_unlocks_after_the_window() 
     let shown = sensorctl(root.path(), &["--role", "cyberx", "system", "login-protection", "--json"]).run();
     let report = ProtectionJson::deserialize_json(shown.stdout.trim()).unwrap();
     assert_eq!((report.max_failed, report.window_s), (3, window));
-    // The attacker, and the third host whose three failed logins (root, stranger, ghost) count too.
+    // The attacker, and the third host whose three failed logins (root, stranger, ghost) count too
+    // — unless its window, which started earlier, has already run out on a slow machine (qemu
+    // under load): then it is simply no longer listed.
     let hosts: Vec<(&str, u32)> = report.locked_hosts.iter().map(|h| (h.host.as_str(), h.failures)).collect();
-    assert_eq!(hosts, [("2001:db8::3", 3), (attacker, 3)], "{}", shown.stdout);
+    assert!(hosts.contains(&(attacker, 3)), "{}", shown.stdout);
+    assert!(hosts.iter().all(|h| *h == (attacker, 3) || *h == ("2001:db8::3", 3)), "{}", shown.stdout);
     assert!(report.locked_hosts.iter().all(|h| h.until.ends_with('Z')));
 
     // After the window the host may log in again.
