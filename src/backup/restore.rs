@@ -267,7 +267,8 @@ impl<'a> Extraction<'a> {
     }
 
     fn run(&mut self) -> Outcome<Vec<SwapItem>> {
-        let mut main = TarReader::new(GzipReader::new(RegionReader::new(self.file, 0, self.body_len)));
+        // `run` verified the HMAC over these bytes before the extraction started.
+        let mut main = TarReader::new(GzipReader::authenticated(RegionReader::new(self.file, 0, self.body_len)));
         let first = main.next_entry()?.ok_or_else(|| refuse("the archive is empty"))?;
         if first.path != MANIFEST_NAME {
             return Err(refuse(format!(
