@@ -197,6 +197,10 @@ pub fn run(ctx: &Context, out: &mut dyn Write) -> Result<Status> {
         Ok(applied) => log::info!("applied {applied} stored bandwidth limit(s)"),
         Err(err) => log::error!("applying the stored bandwidth limits: {err}"),
     }
+    // A pending software upgrade is committed if healthy, else rolled back (issue 10).
+    if let Err(err) = crate::upgrade::on_start(ctx, out) {
+        log::error!("upgrade commit/rollback at start: {err}");
+    }
     let listener = UnixListener::bind(&path).map_err(|e| Error::io("bind", &path, e))?;
     secure(&path, 0o660, gid)?;
     let mut watchdog = match &board.watchdog {
