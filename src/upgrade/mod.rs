@@ -104,12 +104,21 @@ fn read_state(ctx: &Context) -> Result<Option<State>> {
 }
 
 /// The state, or the one a factory image implies: `active` holds this binary's version.
+///
+/// An apply killed after recording its upgrade as pending but before the switch left a
+/// pending slot that is not the active one: that upgrade never ran, so it is not pending (the
+/// slot keeps its complete, verified version for a later switch or a new apply).
 fn state_or_initial(ctx: &Context, active: Slot) -> Result<State> {
-    Ok(read_state(ctx)?.unwrap_or_else(|| {
+    let mut state = read_state(ctx)?.unwrap_or_else(|| {
         let mut state = State { format: 1, committed: active.name().to_string(), ..State::default() };
         state.set_version(active, &crate::info::product_version());
         state
-    }))
+    });
+    if state.pending().is_some_and(|p| p != active) {
+        log::warn!("the switch to slot {} did not happen; slot {} stays active", state.pending, active.name());
+        state.pending.clear();
+    }
+    Ok(state)
 }
 
 fn write_state(ctx: &Context, state: &State) -> Result<()> {
@@ -479,6 +488,7 @@ fn decide(ctx: &Context, out: &mut dyn Write) -> Result<Option<Status>> {
     let Some(pending) = state.pending() else { return Ok(None) };
     let active = slots::active(&ctx.root, method)?;
     if active != pending {
+        // See state_or_initial.
         // Killed between recording the pending upgrade and the switch: it never ran.
         progress(ctx, out, &format!("The switch to slot {} did not happen; staying on slot {}", pending.name(), active.name()))?;
         state.pending.clear();
@@ -573,11 +583,7 @@ pub fn status(ctx: &Context, json: bool, out: &mut dyn Write) -> Result<Status> 
     let method = &settings.method;
     let active = slots::active(&ctx.root, method)?;
     let state = state_or_initial(ctx, active)?;
-    let phase = match state.pending() {
-        Some(p) if p == active => "pending",
-        Some(_) => "interrupted",
-        None => "committed",
-    };
+    let phase = if state.pending().is_some() { "pending" } else { "committed" };
     let report = StatusReport {
         method: match method {
             UpgradeMethod::AbDir { .. } => "ab-dir".into(),
