@@ -152,7 +152,7 @@ pub fn changes_state(kind: ActionKind) -> bool {
 /// Actions that make no sense through the socket: they need the caller's terminal or are the
 /// daemon's own business.
 fn served(kind: ActionKind) -> bool {
-    !matches!(kind, ActionKind::Shell | ActionKind::Daemon | ActionKind::Auth)
+    !matches!(kind, ActionKind::Shell | ActionKind::Daemon | ActionKind::Auth | ActionKind::PackageTools)
 }
 
 /// The gid of `group` in `<root>/etc/group`.

@@ -264,7 +264,7 @@ fn every_refusal_leaves_the_active_slot_and_its_files_untouched() {
     let at = bytes.windows(14).rposition(|w| w == b"version 1.0.0\n").unwrap();
     fs::write(&truncated, &bytes[..at + 5]).unwrap();
     let cases: Vec<(&str, PathBuf, &str)> = vec![
-        ("unsigned", app.pkg("unsigned.pkg", &format!(r#""key": null, "version": "1.0.0", "entries": [{files}]"#)), "where manifest.sig must be"),
+        ("unsigned", app.pkg("unsigned.pkg", &format!(r#""key": null, "version": "1.0.0", "entries": [{files}]"#)), "no manifest.sig where it must be"),
         (
             "another key",
             app.pkg("other.pkg", &format!(r#""key": "{}", "version": "1.0.0", "entries": [{files}]"#, other_key.display())),
