@@ -400,6 +400,11 @@ fn manual_rollback_goes_back_to_the_previous_slot() {
     assert_eq!(app.run(&["system", "upgrade", pkg.to_str().unwrap()]).code, 0);
     assert_eq!(app.run(&["system", "upgrade", "--commit"]).code, 0);
     assert_eq!(app.run(&["system", "version"]).stdout, "Version: 1.0.0\n");
+    // A refused package keeps the previous version in the inactive slot, ready for rollback.
+    let bad = app.pkg("bad.pkg", r#""version": "2.0.0", "flip": "bin/app", "entries": [{"path": "bin", "type": "dir"}, {"path": "bin/app", "type": "file", "data": "version 2\n"}]"#);
+    let refused = app.run(&["system", "upgrade", bad.to_str().unwrap()]);
+    assert!(refused.code == 1 && refused.stderr.contains("SHA-256 mismatch"), "{}", refused.stderr);
+    assert_eq!(fs::read(app.slot("slot-a/bin/app")).unwrap(), b"version 0\n");
     let run = app.run(&["system", "upgrade", "--rollback"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stdout.contains("Rolled back to version 0.1.0-"), "{}", run.stdout);

@@ -241,14 +241,16 @@ pub fn apply(ctx: &Context, package: &Path, options: Options, out: &mut dyn Writ
         &format!("Signature verified: {} version {} (running {running}, slot {})", manifest.product, manifest.version, active.name()),
     )?;
     check(ctx, &manifest, &running, options).map_err(refused)?;
-    // The inactive slot is about to be rewritten: from here until it is complete, the state
-    // says it holds nothing.
-    state.set_version(target, "");
-    write_state(ctx, &state)?;
+    let room = space(ctx, method, target, &manifest).map_err(|r| match r {
+        Refusal::Refused(why) => refused(why),
+        Refusal::Failed(err) => err,
+    })?;
     progress(ctx, out, &format!("Extracting version {} into slot {} ...", manifest.version, target.name()))?;
     let staged = match method {
-        UpgradeMethod::AbDir { .. } => stage_dir(ctx, method, target, &manifest, &mut tar),
-        UpgradeMethod::AbBlock { .. } => stage_block(ctx, method, target, &manifest, &mut tar, out),
+        UpgradeMethod::AbDir { .. } => stage_dir(ctx, method, target, &manifest, &mut tar, room, &mut state),
+        UpgradeMethod::AbBlock { .. } => mark_empty(ctx, &mut state, target)
+            .map_err(Refusal::Failed)
+            .and_then(|()| stage_block(ctx, method, target, &manifest, &mut tar, out)),
     };
     if let Err(refusal) = staged {
         return Err(match refusal {
@@ -308,29 +310,83 @@ fn disk_usage(path: &Path) -> u64 {
     total
 }
 
+/// Whether the payload fits beside the inactive slot's old contents.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Room {
+    /// It fits beside them: they are kept until the new payload is verified.
+    Beside,
+    /// It fits only in their place: they are removed first.
+    Instead,
+}
+
+/// The inactive slot is about to be rewritten: from here until it is complete, the state says
+/// it holds nothing.
+fn mark_empty(ctx: &Context, state: &mut State, target: Slot) -> Result<()> {
+    state.set_version(target, "");
+    write_state(ctx, state)
+}
+
+/// Checks that the payload fits: in the slots' filesystem (statvfs, counting what the inactive
+/// slot's old contents free) or on the inactive device.
+fn space(ctx: &Context, method: &UpgradeMethod, target: Slot, manifest: &Manifest) -> std::result::Result<Room, Refusal> {
+    let location = slots::location(&ctx.root, method, target);
+    match method {
+        UpgradeMethod::AbDir { .. } => {
+            let parent = location.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/"));
+            store::create_dir_all(&parent, 0o755)?;
+            // Every entry takes at least a block.
+            let needed: u64 = manifest.files.iter().map(|f| f.size.div_ceil(4096) * 4096 + 4096).sum::<u64>() + 4096;
+            let space = crate::sys::fs::space(&parent).map_err(|e| Error::io("statvfs", &parent, e))?;
+            let reclaimable = disk_usage(&location);
+            if needed <= space.available {
+                Ok(Room::Beside)
+            } else if needed <= space.available + reclaimable {
+                Ok(Room::Instead)
+            } else {
+                Err(refuse(format!(
+                    "not enough space in {}: the payload needs {needed} bytes, {} are free (and slot {}'s old contents would free {reclaimable})",
+                    parent.display(),
+                    space.available,
+                    target.name()
+                )))
+            }
+        }
+        UpgradeMethod::AbBlock { .. } => {
+            let [image] = manifest.files.as_slice() else {
+                return Err(refuse(format!("an ab-block package holds exactly one file, {IMAGE_NAME}")));
+            };
+            if image.path != IMAGE_NAME || image.kind != "file" {
+                return Err(refuse(format!("an ab-block package holds exactly one file, {IMAGE_NAME}")));
+            }
+            let mut device = File::open(&location).map_err(|e| Error::io("open", &location, e))?;
+            let capacity = device.seek(io::SeekFrom::End(0)).map_err(|e| Error::io("seek", &location, e))?;
+            if image.size > capacity {
+                return Err(refuse(format!(
+                    "not enough space: the image has {} bytes, {} holds {capacity}",
+                    image.size,
+                    location.display()
+                )));
+            }
+            Ok(Room::Beside)
+        }
+    }
+}
+
 fn stage_dir(
     ctx: &Context,
     method: &UpgradeMethod,
     target: Slot,
     manifest: &Manifest,
     tar: &mut PayloadReader<'_>,
+    room: Room,
+    state: &mut State,
 ) -> std::result::Result<(), Refusal> {
     let slot_dir = slots::location(&ctx.root, method, target);
     let parent = slot_dir.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/"));
-    store::create_dir_all(&parent, 0o755)?;
-    // Every entry takes at least a block; the old contents of the inactive slot are freed.
-    let needed: u64 = manifest.files.iter().map(|f| f.size.div_ceil(4096) * 4096 + 4096).sum::<u64>() + 4096;
-    let space = crate::sys::fs::space(&parent).map_err(|e| Error::io("statvfs", &parent, e))?;
-    let reclaimable = disk_usage(&slot_dir);
-    if needed > space.available + reclaimable {
-        return Err(refuse(format!(
-            "not enough space in {}: the payload needs {needed} bytes, {} are free (with slot {}'s {reclaimable})",
-            parent.display(),
-            space.available,
-            target.name()
-        )));
+    if room == Room::Instead {
+        mark_empty(ctx, state, target)?;
+        extract::remove_tree(&slot_dir);
     }
-    extract::remove_tree(&slot_dir);
     let stage = staging(&slot_dir);
     extract::remove_tree(&stage);
     fs::DirBuilder::new().create(&stage).map_err(|e| Error::io("create directory", &stage, e))?;
@@ -338,6 +394,11 @@ fn stage_dir(
         let dir = File::open(&stage).map_err(|e| Error::io("open", &stage, e))?;
         crate::sys::fs::sync_filesystem(&dir).map_err(|e| Error::io("syncfs", &stage, e))?;
         fs::set_permissions(&stage, fs::Permissions::from_mode(0o755)).map_err(|e| Error::io("chmod", &stage, e))?;
+        // Verified and durable: only now does the slot's old content go (when it was kept).
+        if room == Room::Beside {
+            mark_empty(ctx, state, target)?;
+            extract::remove_tree(&slot_dir);
+        }
         fs::rename(&stage, &slot_dir).map_err(|e| Error::io("rename into place", &slot_dir, e))?;
         store::sync_dir(&parent).map_err(Refusal::Failed)
     });
@@ -438,11 +499,7 @@ fn stage_block(
     let capacity = device.seek(io::SeekFrom::End(0)).map_err(|e| Error::io("seek", &device_path, e))?;
     device.seek(io::SeekFrom::Start(0)).map_err(|e| Error::io("seek", &device_path, e))?;
     if image.size > capacity {
-        return Err(refuse(format!(
-            "not enough space: the image has {} bytes, {} holds {capacity}",
-            image.size,
-            device_path.display()
-        )));
+        return Err(refuse(format!("the image has {} bytes, {} holds {capacity}", image.size, device_path.display())));
     }
     let entry = tar.next_entry()?.ok_or_else(|| refuse(format!("'{IMAGE_NAME}' is in the manifest but not in the package")))?;
     if entry.path != image.path || entry.kind != Kind::File || entry.size != image.size {
@@ -547,7 +604,7 @@ pub fn rollback(ctx: &Context, out: &mut dyn Write) -> Result<Status> {
         Some(_) => state.committed(),
         None => active.other(),
     };
-    if back == active && state.pending().is_none() || state.version(back).is_empty() {
+    if state.version(back).is_empty() {
         return Err(Error::Problem(format!("slot {} holds no complete version to roll back to", back.name())));
     }
     progress(ctx, out, &format!("Rolling back from slot {} to slot {} ...", active.name(), back.name()))?;
