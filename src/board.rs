@@ -149,6 +149,10 @@ pub struct UpgradeSettings {
     /// Ed25519 public keys trusted to sign packages (besides the key files of
     /// `<root>/etc/sensorctl/upgrade-keys/`).
     pub keys: Vec<[u8; 32]>,
+    /// Seconds after the daemon's start in which a pending upgrade's `system sanity` may come
+    /// to pass (services the daemon starts itself need a moment); then it is rolled back.
+    /// 0: decided at once. Default 120.
+    pub health_grace_s: u64,
 }
 
 /// A validated hardware profile.
@@ -226,6 +230,8 @@ struct RawUpgrade {
     boot_flag: Option<String>,
     #[nserde(default)]
     keys: Vec<String>,
+    #[nserde(default)]
+    health_grace_s: Option<u64>,
 }
 
 #[derive(DeJson)]
@@ -499,7 +505,11 @@ fn upgrade_settings(raw: &RawUpgrade) -> std::result::Result<UpgradeSettings, St
             return Err(format!("upgrade.method: '{}' is not ab-dir or ab-block", crate::validate::printable(other)))
         }
     };
-    Ok(UpgradeSettings { method, keys })
+    let health_grace_s = raw.health_grace_s.unwrap_or(120);
+    if health_grace_s > 3600 {
+        return Err("upgrade.health_grace_s: must be 0-3600".into());
+    }
+    Ok(UpgradeSettings { method, keys, health_grace_s })
 }
 
 fn absolute(field: &str, text: &str) -> std::result::Result<PathBuf, String> {
@@ -621,6 +631,7 @@ mod tests {
             (r#"{"method": "ab-block", "devices": ["/dev/x"], "boot_flag": "/boot/f"}"#, "upgrade.devices"),
             (r#"{"method": "ab-block", "devices": ["/dev/x", "/dev/y"]}"#, "upgrade.boot_flag"),
             (r#"{"method": "rsync"}"#, "upgrade.method"),
+            (r#"{"method": "ab-block", "devices": ["/a", "/b"], "boot_flag": "/f", "health_grace_s": 3601}"#, "health_grace_s"),
             (r#"{"method": "ab-block", "devices": ["/a", "/b"], "boot_flag": "/f", "keys": ["00"]}"#, "upgrade.keys"),
         ] {
             let (_, text) = EMBEDDED[0];

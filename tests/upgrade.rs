@@ -349,6 +349,23 @@ fn a_downgrade_needs_allow_downgrade() {
     assert_eq!(fs::read(app.slot("slot-b/bin/app")).unwrap(), b"version 0.0.5\n");
 }
 
+/// `board` with the upgrade's health grace period set.
+fn with_grace(text: String, grace_s: u64) -> String {
+    text.replacen("\"method\": \"ab-dir\",", &format!("\"method\": \"ab-dir\", \"health_grace_s\": {grace_s},"), 1)
+}
+
+/// Waits until no upgrade is pending (the daemon's commit check decided), at most 30 s.
+fn settled(app: &Appliance) -> String {
+    let started = Instant::now();
+    loop {
+        let status = app.status();
+        if status.contains("\"state\":\"committed\"") || started.elapsed() > Duration::from_secs(30) {
+            return status;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 #[test]
 fn the_daemon_commits_a_healthy_upgrade_and_rolls_back_an_unhealthy_one() {
     if !have_peers() {
@@ -359,25 +376,48 @@ fn the_daemon_commits_a_healthy_upgrade_and_rolls_back_an_unhealthy_one() {
         return;
     }
     let app = Appliance::new("up-daemon");
-    // Unhealthy start: a service is down, so the pending upgrade is rolled back.
+    let board_file = app.r().join("etc/sensorctl/boards/up-test.json");
+    // Unhealthy start: a service is down and stays down for the grace period: rolled back.
     let pkg = app.good("v1.pkg", "1.0.0");
     assert_eq!(app.run(&["system", "upgrade", pkg.to_str().unwrap()]).code, 0);
     assert_eq!(app.active(), "slot-b");
-    fs::write(app.r().join("etc/sensorctl/boards/up-test.json"), board(false)).unwrap();
-    drop(Daemon::start(app.r()));
-    assert_eq!(app.active(), "slot-a", "rolled back at start");
-    assert!(app.status().contains("\"state\":\"committed\""));
+    fs::write(&board_file, with_grace(board(false), 2)).unwrap();
+    let started = Instant::now();
+    let daemon = Daemon::start(app.r());
+    let status = settled(&app);
+    assert!(started.elapsed() >= Duration::from_secs(2), "decided before the grace period ended");
+    drop(daemon);
+    assert!(status.contains("\"state\":\"committed\""), "{status}");
+    assert_eq!(app.active(), "slot-a", "rolled back");
     assert!(app.run(&["system", "version"]).stdout.starts_with("Version: 0.1.0-"));
     let log = fs::read_to_string(app.r().join("var/log/sensorctl/upgrade.log")).unwrap();
     assert!(log.contains("Rolled back to version 0.1.0-") && log.contains("system sanity failed"), "{log}");
     assert!(log.contains("[-] Core API | Not running"), "{log}");
 
-    // Healthy start: committed.
-    fs::write(app.r().join("etc/sensorctl/boards/up-test.json"), board(true)).unwrap();
+    // A service that comes up within the grace period (here: a pidfile naming a live process,
+    // written 1 s after the start): committed.
     assert_eq!(app.run(&["system", "upgrade", pkg.to_str().unwrap()]).code, 0);
-    drop(Daemon::start(app.r()));
+    fs::write(&board_file, with_grace(board(false), 20)).unwrap();
+    let daemon = Daemon::start(app.r());
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(app.status().contains("\"state\":\"pending\""));
+    fs::create_dir_all(app.r().join("run")).unwrap();
+    fs::write(app.r().join("run/none.pid"), format!("{}\n", std::process::id())).unwrap();
+    let status = settled(&app);
+    drop(daemon);
+    assert!(status.contains("\"state\":\"committed\""), "{status}");
     assert_eq!(app.active(), "slot-b");
     assert_eq!(app.run(&["system", "version"]).stdout, "Version: 1.0.0\n");
+
+    // Healthy at once: committed before the daemon serves.
+    fs::remove_file(app.r().join("run/none.pid")).unwrap();
+    fs::write(&board_file, board(true)).unwrap();
+    let v2 = app.good("v2.pkg", "2.0.0");
+    assert_eq!(app.run(&["system", "upgrade", v2.to_str().unwrap()]).code, 0);
+    drop(Daemon::start(app.r()));
+    assert!(app.status().contains("\"state\":\"committed\""));
+    assert_eq!(app.active(), "slot-a");
+    assert_eq!(app.run(&["system", "version"]).stdout, "Version: 2.0.0\n");
 }
 
 #[test]

@@ -534,24 +534,36 @@ fn stage_block(
     Ok(())
 }
 
+/// What a commit check came to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Decision {
+    /// Nothing was pending.
+    Nothing,
+    /// Committed (healthy).
+    Committed,
+    /// Rolled back (unhealthy, or the switch never happened).
+    RolledBack,
+    /// Unhealthy, but not final: left pending for another check.
+    Waiting,
+}
+
 /// `system upgrade --commit` and the start-up check: commits a pending upgrade when
-/// `system sanity` passes, else rolls back. `Ok(None)`: nothing was pending.
-fn decide(ctx: &Context, out: &mut dyn Write) -> Result<Option<Status>> {
+/// `system sanity` passes; otherwise rolls back if `last`, else leaves it pending.
+fn decide(ctx: &Context, out: &mut dyn Write, last: bool) -> Result<Decision> {
     let settings = settings(ctx)?;
     let method = &settings.method;
     let _lock = lock(ctx)?;
     clean(ctx, method);
-    let Some(mut state) = read_state(ctx)? else { return Ok(None) };
-    let Some(pending) = state.pending() else { return Ok(None) };
+    let Some(mut state) = read_state(ctx)? else { return Ok(Decision::Nothing) };
+    let Some(pending) = state.pending() else { return Ok(Decision::Nothing) };
     let active = slots::active(&ctx.root, method)?;
     if active != pending {
         // See state_or_initial.
-        // Killed between recording the pending upgrade and the switch: it never ran.
         progress(ctx, out, &format!("The switch to slot {} did not happen; staying on slot {}", pending.name(), active.name()))?;
         state.pending.clear();
         state.committed = active.name().to_string();
         write_state(ctx, &state)?;
-        return Ok(Some(Status::Problem));
+        return Ok(Decision::RolledBack);
     }
     let mut report = Vec::new();
     let healthy = matches!(crate::health::sanity(ctx, false, &mut report), Ok(Status::Ok));
@@ -561,30 +573,29 @@ fn decide(ctx: &Context, out: &mut dyn Write) -> Result<Option<Status>> {
         write_state(ctx, &state)?;
         progress(ctx, out, &format!("Committed version {} in slot {} (system sanity passed)", state.version(pending), pending.name()))?;
         crate::audit::record(ctx, "upgrade-commit", state.version(pending), "ok");
-        Ok(Some(Status::Ok))
-    } else {
-        for line in String::from_utf8_lossy(&report).lines().filter(|l| !l.is_empty()) {
-            progress(ctx, out, &format!("  {line}"))?;
-        }
-        let back = state.committed();
-        slots::switch(&ctx.root, method, back)?;
-        state.pending.clear();
-        write_state(ctx, &state)?;
-        progress(
-            ctx,
-            out,
-            &format!("Rolled back to version {} in slot {}: system sanity failed", state.version(back), back.name()),
-        )?;
-        crate::audit::record(ctx, "upgrade-commit", state.version(pending), "rolled back");
-        Ok(Some(Status::Problem))
+        return Ok(Decision::Committed);
     }
+    if !last {
+        return Ok(Decision::Waiting);
+    }
+    for line in String::from_utf8_lossy(&report).lines().filter(|l| !l.is_empty()) {
+        progress(ctx, out, &format!("  {line}"))?;
+    }
+    let back = state.committed();
+    slots::switch(&ctx.root, method, back)?;
+    state.pending.clear();
+    write_state(ctx, &state)?;
+    progress(ctx, out, &format!("Rolled back to version {} in slot {}: system sanity failed", state.version(back), back.name()))?;
+    crate::audit::record(ctx, "upgrade-commit", state.version(pending), "rolled back");
+    Ok(Decision::RolledBack)
 }
 
 /// `system upgrade --commit`.
 pub fn commit(ctx: &Context, out: &mut dyn Write) -> Result<Status> {
-    match decide(ctx, out)? {
-        Some(status) => Ok(status),
-        None => {
+    match decide(ctx, out, true)? {
+        Decision::Committed => Ok(Status::Ok),
+        Decision::RolledBack | Decision::Waiting => Ok(Status::Problem),
+        Decision::Nothing => {
             emit(out, "No upgrade is pending.")?;
             Ok(Status::Ok)
         }
@@ -667,9 +678,38 @@ pub fn status(ctx: &Context, json: bool, out: &mut dyn Write) -> Result<Status> 
 
 /// The daemon's start-up step: commits a pending upgrade if `system sanity` passes, rolls it
 /// back otherwise. Boards without upgrade slots, and appliances never upgraded, do nothing.
+///
+/// This runs before the daemon starts the services it supervises, so an unhealthy first check
+/// is not final: a thread checks again every second for the board's `health_grace_s` and rolls
+/// back only when the services are still not all running at its end.
 pub fn on_start(ctx: &Context, out: &mut dyn Write) -> Result<()> {
-    if ctx.board()?.upgrade.is_none() || !ctx.root.resolve(STATE_FILE).exists() {
+    let Some(settings) = ctx.board()?.upgrade.clone() else { return Ok(()) };
+    if !ctx.root.resolve(STATE_FILE).exists() {
         return Ok(());
     }
-    decide(ctx, out).map(|_| ())
+    let grace = std::time::Duration::from_secs(settings.health_grace_s);
+    if decide(ctx, out, grace.is_zero())? != Decision::Waiting {
+        return Ok(());
+    }
+    progress(ctx, out, &format!("system sanity does not pass yet; checking again for {} s", grace.as_secs()))?;
+    let ctx = ctx.refreshed();
+    let deadline = crate::sys::clock::monotonic() + grace;
+    std::thread::Builder::new()
+        .name("upgrade-commit".into())
+        .spawn(move || loop {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+            let last = crate::sys::clock::monotonic() >= deadline;
+            match decide(&ctx, &mut io::sink(), last) {
+                Ok(Decision::Waiting) => {}
+                Ok(_) => break,
+                Err(err) => {
+                    log::error!("upgrade commit check: {err}");
+                    if last {
+                        break;
+                    }
+                }
+            }
+        })
+        .map_err(|e| Error::io("start a thread for", "the upgrade commit check", e))?;
+    Ok(())
 }
