@@ -70,8 +70,17 @@ pub struct PayloadFile {
 
 /// A version: dot-separated numbers, optionally followed by `-` and anything (`22.3.0-r-7a1`);
 /// only the numbers order versions.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct Version(Vec<u64>);
+
+/// Equal as numbers: `1.2` is `1.2.0`.
+impl PartialEq for Version {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other).is_eq()
+    }
+}
+
+impl Eq for Version {}
 
 impl Version {
     /// Parses `text`; `None` when it does not start with 1-6 dot-separated numbers.
