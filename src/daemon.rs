@@ -152,7 +152,7 @@ pub fn changes_state(kind: ActionKind) -> bool {
 /// Actions that make no sense through the socket: they need the caller's terminal or are the
 /// daemon's own business.
 fn served(kind: ActionKind) -> bool {
-    !matches!(kind, ActionKind::Shell | ActionKind::Daemon | ActionKind::Auth)
+    !matches!(kind, ActionKind::Shell | ActionKind::Daemon | ActionKind::Auth | ActionKind::PackageTools)
 }
 
 /// The gid of `group` in `<root>/etc/group`.
@@ -196,6 +196,10 @@ pub fn run(ctx: &Context, out: &mut dyn Write) -> Result<Status> {
         Ok(0) => {}
         Ok(applied) => log::info!("applied {applied} stored bandwidth limit(s)"),
         Err(err) => log::error!("applying the stored bandwidth limits: {err}"),
+    }
+    // A pending software upgrade is committed if healthy, else rolled back (issue 10).
+    if let Err(err) = crate::upgrade::on_start(ctx, out) {
+        log::error!("upgrade commit/rollback at start: {err}");
     }
     let listener = UnixListener::bind(&path).map_err(|e| Error::io("bind", &path, e))?;
     secure(&path, 0o660, gid)?;
