@@ -81,6 +81,14 @@ static SCENARIOS: &[Scenario] = &[
         varying: &[],
     },
     Scenario {
+        name: "ntp enable (clock sync, config and sync state)",
+        netns: false,
+        setup: with_ntp_servers,
+        args: &["ntp", "enable", "@ntp"],
+        stdin: b"",
+        varying: &[("var/lib/sensorctl/ntp.json", json_ok)],
+    },
+    Scenario {
         name: "ntp disable (config write)",
         netns: false,
         setup: with_ntp_servers,
@@ -303,10 +311,20 @@ impl Stage {
         });
         Stage { root, ns }
     }
-    /// The command, with `@` in the arguments standing for the newest backup's file name.
+    /// The command, with `@` in the arguments standing for the newest backup's file name and
+    /// `@ntp` for the test's NTP server.
     fn command(&self, scenario: &Scenario) -> Command {
         let newest = newest_backup(self.root.path());
-        let args: Vec<&str> = scenario.args.iter().map(|a| if *a == "@" { newest.as_str() } else { a }).collect();
+        let ntp = ntp_server().to_string();
+        let args: Vec<&str> = scenario
+            .args
+            .iter()
+            .map(|a| match *a {
+                "@" => newest.as_str(),
+                "@ntp" => ntp.as_str(),
+                other => other,
+            })
+            .collect();
         let mut cmd = match &self.ns {
             Some(ns) => ns.sensorctl(self.root.path(), &args),
             None => sensorctl(self.root.path(), &args).command(),
@@ -321,6 +339,37 @@ impl Stage {
         let out = child.wait_with_output().unwrap();
         (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
     }
+}
+
+/// An SNTP server in a thread of this test on a loopback address of its own, port 123,
+/// answering with this machine's clock (so `ntp enable` finds an offset of about zero and
+/// only slews the clock, as tests/ntp.rs does with chronyd). Started on first use.
+fn ntp_server() -> std::net::Ipv4Addr {
+    static SERVER: std::sync::OnceLock<std::net::Ipv4Addr> = std::sync::OnceLock::new();
+    *SERVER.get_or_init(|| {
+        let pid = std::process::id();
+        let addr = std::net::Ipv4Addr::new(127, 250, (pid >> 8) as u8, pid as u8);
+        let socket = std::net::UdpSocket::bind((addr, 123)).unwrap();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 512];
+            while let Ok((len, from)) = socket.recv_from(&mut buf) {
+                if len < 48 {
+                    continue;
+                }
+                let mut reply = [0u8; 48];
+                reply[0] = (4 << 3) | 4; // version 4, mode 4 (server)
+                reply[1] = 2; // stratum 2
+                reply[12..16].copy_from_slice(&[192, 0, 2, 1]);
+                reply[24..32].copy_from_slice(&buf[40..48]); // origin = the request's transmit time
+                let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+                let ntp = ((now.as_secs() + 2_208_988_800) << 32) | ((u64::from(now.subsec_nanos()) << 32) / 1_000_000_000);
+                reply[32..40].copy_from_slice(&ntp.to_be_bytes());
+                reply[40..48].copy_from_slice(&ntp.to_be_bytes());
+                let _ = socket.send_to(&reply, from);
+            }
+        });
+        addr
+    })
 }
 
 fn newest_backup(root: &Path) -> String {

@@ -81,13 +81,15 @@ struct Cmd {
     runs_until_killed: bool,
     /// It has `-y`: each slot is also tried with `-y` given, to get past confirmations.
     has_yes: bool,
+    /// Not a command: the global options of `sensorctl --help`, swept in front of `date`.
+    globals: bool,
 }
 
 /// Parses the slots out of a usage line (argh: `Usage: NAME [--x <x>] [--] <pos>`; argparse:
 /// `usage: NAME [-h] --interface INTERFACE [--limit LIMIT] [--clear]`).
 fn parse_usage(usage: &str, name: &str) -> Vec<Slot> {
     let rest = usage
-        .strip_prefix(&format!("Usage: sensorctl {name}"))
+        .strip_prefix(&format!("Usage: sensorctl {name}").trim_end().to_string())
         .or_else(|| usage.strip_prefix(&format!("Usage: {name}")))
         .or_else(|| usage.strip_prefix(&format!("usage: sensorctl {name}")))
         .or_else(|| usage.strip_prefix(&format!("usage: {name}")))
@@ -157,8 +159,17 @@ fn commands(alias_dir: &Path, root: &Path) -> Vec<Cmd> {
             slots,
             runs_until_killed: help.stdout.contains("runs until killed"),
             has_yes,
+            globals: false,
         });
     }
+    // The global options, from the first usage line of `sensorctl --help`, up to `<command>`.
+    let help = sensorctl(root, &["--help"]).run();
+    let usage = help.stdout.lines().next().unwrap_or_default();
+    let globals = usage.split(" <command>").next().unwrap_or_default().replace("NAME|PATH", "<board>");
+    let mut slots = parse_usage(&globals, "");
+    slots.retain(|slot| *slot != Slot::Stray);
+    assert!(slots.iter().any(|s| matches!(s, Slot::Option { flag, .. } if flag == "--board")), "{usage}");
+    out.push(Cmd { name: "(global options) date".to_string(), alias: false, slots, runs_until_killed: false, has_yes: false, globals: true });
     out
 }
 
@@ -378,10 +389,17 @@ fn run_confined(ws: &Workspace, cmd: &Cmd, role: &str, args: &[OsString]) -> Out
     let program = if cmd.alias {
         common::alias(&ws.aliases, &cmd.name)
     } else {
-        full.extend(cmd.name.split(' ').map(OsString::from));
         bin()
     };
-    full.extend(args.iter().cloned());
+    if cmd.globals {
+        full.extend(args.iter().cloned());
+        full.push("date".into());
+    } else {
+        if !cmd.alias {
+            full.extend(cmd.name.split(' ').map(OsString::from));
+        }
+        full.extend(args.iter().cloned());
+    }
     let mut command = Command::new("unshare");
     command.args(["--pid", "--fork", "--kill-child", "--net", "--"]);
     if let Some(runner) = std::env::var_os("SENSORCTL_RUNNER").filter(|r| !r.is_empty()) {
