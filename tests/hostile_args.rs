@@ -350,6 +350,8 @@ fn jobs(cmds: &[Cmd], classes: &[Class]) -> Vec<Job> {
 
 /// A thread's sandbox: the root, the alias links and the working directory (outside the root).
 struct Workspace {
+    /// The daemon serving this root, confined like the invocations (see [`ConfinedDaemon`]).
+    daemon: Option<ConfinedDaemon>,
     _dir: TempDir,
     root: PathBuf,
     aliases: PathBuf,
@@ -374,7 +376,55 @@ impl Workspace {
         let cwd = dir.path().join("w/a/b");
         std::fs::create_dir_all(&aliases).unwrap();
         std::fs::create_dir_all(&cwd).unwrap();
-        Workspace { _dir: dir, root, aliases, cwd }
+        Workspace { daemon: None, _dir: dir, root, aliases, cwd }
+    }
+}
+
+/// `sensorctl daemon` for a workspace's root, as PID 1 of its own PID namespace in its own
+/// empty network namespace: what it runs for the callers (a reboot, network changes) acts there.
+/// Killed with its namespace when dropped.
+struct ConfinedDaemon {
+    child: std::process::Child,
+}
+
+impl ConfinedDaemon {
+    fn start(root: &Path) -> ConfinedDaemon {
+        let socket = root.join("run/sensorctl/sensord.sock");
+        let _ = std::fs::remove_file(&socket);
+        let mut command = Command::new("unshare");
+        command.args(["--pid", "--fork", "--kill-child", "--net", "--"]);
+        if let Some(runner) = std::env::var_os("SENSORCTL_RUNNER").filter(|r| !r.is_empty()) {
+            command.arg(runner);
+        }
+        let child = command
+            .arg(bin())
+            .arg("--root")
+            .arg(root)
+            .arg("daemon")
+            .env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while std::os::unix::net::UnixStream::connect(&socket).is_err() {
+            assert!(started.elapsed() < Duration::from_secs(20), "the daemon did not come up");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        ConfinedDaemon { child }
+    }
+    /// How it ended, if it did.
+    fn ended(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().unwrap()
+    }
+}
+
+impl Drop for ConfinedDaemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -383,9 +433,21 @@ struct Outcome {
     stderr: Vec<u8>,
 }
 
+/// Who runs an invocation.
+#[derive(Clone, Copy, Debug)]
+enum Caller {
+    /// Root, lowering itself to this role with `--role` (the action runs in-process).
+    Root(&'static str),
+    /// This real uid (gid: the socket group): the client sends the action to the daemon.
+    Uid(u32),
+}
+
 /// Runs the binary as PID 1 of a fresh PID namespace in a fresh network namespace.
-fn run_confined(ws: &Workspace, cmd: &Cmd, role: &str, args: &[OsString]) -> Outcome {
-    let mut full: Vec<OsString> = vec!["--root".into(), ws.root.clone().into(), "--role".into(), role.into()];
+fn run_confined(ws: &Workspace, cmd: &Cmd, caller: Caller, args: &[OsString]) -> Outcome {
+    let mut full: Vec<OsString> = vec!["--root".into(), ws.root.clone().into()];
+    if let Caller::Root(role) = caller {
+        full.extend(["--role".into(), role.into()]);
+    }
     let program = if cmd.alias {
         common::alias(&ws.aliases, &cmd.name)
     } else {
@@ -401,7 +463,11 @@ fn run_confined(ws: &Workspace, cmd: &Cmd, role: &str, args: &[OsString]) -> Out
         full.extend(args.iter().cloned());
     }
     let mut command = Command::new("unshare");
-    command.args(["--pid", "--fork", "--kill-child", "--net", "--"]);
+    command.args(["--pid", "--fork", "--kill-child", "--net"]);
+    if let Caller::Uid(uid) = caller {
+        command.arg(format!("--setuid={uid}")).arg(format!("--setgid={SENSORCTL_GID}"));
+    }
+    command.arg("--");
     if let Some(runner) = std::env::var_os("SENSORCTL_RUNNER").filter(|r| !r.is_empty()) {
         command.arg(runner);
     }
@@ -528,58 +594,88 @@ fn check_audit(old: &[u8], new: &[u8]) -> Vec<String> {
     problems
 }
 
-#[test]
-fn every_command_and_argument_survives_the_hostile_corpus() {
+/// The callers a sweep tries, in order, until the policy lets the command run (77 otherwise).
+fn callers(through_daemon: bool) -> Vec<Caller> {
+    if through_daemon {
+        vec![Caller::Uid(CYBERX_UID), Caller::Uid(SUPPORT_UID), Caller::Uid(CYBERX_HOST_UID)]
+    } else {
+        ROLES.iter().map(|r| Caller::Root(r)).collect()
+    }
+}
+
+/// Runs every job on four threads, each with its own workspace; returns the failures.
+fn sweep(label: &str, through_daemon: bool) {
     if !is_root() {
         eprintln!("skipped: needs root for PID and network namespaces (unshare --pid --net)");
         return;
     }
     let started = Instant::now();
-    let marker = TempDir::new("hostile-marker");
-    let probe = Workspace::new("hostile-probe");
-    let cmds = commands(&probe.aliases, &probe.root);
+    let marker = TempDir::new(&format!("{label}-marker"));
+    let probe = Workspace::new(&format!("{label}-probe"));
+    let mut cmds = commands(&probe.aliases, &probe.root);
+    if through_daemon {
+        // The daemon decides the role and the board: --role/--board are refused up front.
+        cmds.retain(|c| !c.globals);
+    }
     let classes = corpus(marker.path());
     let all = jobs(&cmds, &classes);
     let slots: usize = cmds.iter().map(|c| c.slots.len()).sum();
-    eprintln!("{} commands and aliases, {slots} argument slots, {} invocations", cmds.len(), all.len());
+    eprintln!("{label}: {} commands and aliases, {slots} argument slots, {} invocations", cmds.len(), all.len());
 
     let next = AtomicUsize::new(0);
-    let roles: Mutex<HashMap<String, &'static str>> = Mutex::new(HashMap::new());
+    let chosen: Mutex<HashMap<String, usize>> = Mutex::new(HashMap::new());
     let failures: Mutex<Vec<String>> = Mutex::new(Vec::new());
     let codes: Mutex<BTreeMap<i32, usize>> = Mutex::new(BTreeMap::new());
+    let callers = callers(through_daemon);
     std::thread::scope(|scope| {
         for thread in 0..4 {
-            let (next, roles, failures, codes, all, cmds) = (&next, &roles, &failures, &codes, &all, &cmds);
+            let (next, chosen, failures, codes, all, cmds, callers) = (&next, &chosen, &failures, &codes, &all, &cmds, &callers);
             scope.spawn(move || {
-                let ws = Workspace::new(&format!("hostile-{thread}"));
+                let mut ws = Workspace::new(&format!("{label}-{thread}"));
+                if through_daemon {
+                    ws.daemon = Some(ConfinedDaemon::start(&ws.root));
+                }
                 let mut before = snapshot(&ws.root);
                 loop {
                     let at = next.fetch_add(1, Ordering::Relaxed);
                     let Some(job) = all.get(at) else { break };
                     let cmd = &cmds[job.cmd];
-                    let known_role = roles.lock().unwrap().get(&cmd.name).copied();
-                    let candidates: Vec<&'static str> = match known_role {
-                        Some(role) => vec![role],
-                        None => ROLES.to_vec(),
+                    let known = chosen.lock().unwrap().get(&cmd.name).copied();
+                    let candidates: Vec<usize> = match known {
+                        Some(n) => vec![n],
+                        None => (0..callers.len()).collect(),
                     };
-                    for role in candidates {
+                    for n in candidates {
+                        let caller = callers[n];
                         let audit_before = std::fs::read(ws.root.join(AUDIT_LOG)).unwrap_or_default();
-                        let out = run_confined(&ws, cmd, role, &job.args);
+                        let out = run_confined(&ws, cmd, caller, &job.args);
                         let after = snapshot(&ws.root);
                         let audit_after = std::fs::read(ws.root.join(AUDIT_LOG)).unwrap_or_default();
-                        for problem in check_audit(&audit_before, &audit_after) {
-                            failures.lock().unwrap().push(format!("{} (as {role}): {problem}", job.label));
+                        let mut problems = check_audit(&audit_before, &audit_after);
+                        problems.extend(check(cmd, &out, &before, &after));
+                        if let Some(daemon) = ws.daemon.as_mut() {
+                            if let Some(status) = daemon.ended() {
+                                // SIGHUP/SIGINT: a reboot or power-off ended its namespace, as
+                                // it should; anything else is a crash.
+                                if !matches!(status.signal(), Some(1) | Some(2)) {
+                                    problems.push(format!("the daemon died: {status:?}"));
+                                }
+                                ws.daemon = Some(ConfinedDaemon::start(&ws.root));
+                            }
                         }
+                        for problem in problems {
+                            failures.lock().unwrap().push(format!("{} (as {caller:?}): {problem}", job.label));
+                        }
+                        before = snapshot(&ws.root);
                         let code = out.status.and_then(|s| s.code()).unwrap_or(-1);
                         *codes.lock().unwrap().entry(code).or_default() += 1;
-                        for problem in check(cmd, &out, &before, &after) {
-                            failures.lock().unwrap().push(format!("{} (as {role}): {problem}", job.label));
+                        if std::env::var_os("HOSTILE_TRACE").is_some() && code != 2 {
+                            eprintln!("{label}: {} (as {caller:?}): exit {code}: {}", job.label, String::from_utf8_lossy(&out.stderr).trim_end());
                         }
-                        before = after;
                         if code != 77 {
-                            // The policy let it run: this role is the one for the command.
+                            // The policy let it run: this caller is the one for the command.
                             if code != 2 {
-                                roles.lock().unwrap().insert(cmd.name.clone(), role);
+                                chosen.lock().unwrap().insert(cmd.name.clone(), n);
                             }
                             break;
                         }
@@ -591,14 +687,29 @@ fn every_command_and_argument_survives_the_hostile_corpus() {
     let injected: Vec<_> = std::fs::read_dir(marker.path()).unwrap().flatten().map(|e| e.file_name()).collect();
     assert!(injected.is_empty(), "an injection string ran: {injected:?}");
     let failures = failures.into_inner().unwrap();
-    eprintln!("exit codes: {:?}; {:.1} s", codes.into_inner().unwrap(), started.elapsed().as_secs_f64());
+    eprintln!("{label}: exit codes {:?}; {:.1} s", codes.into_inner().unwrap(), started.elapsed().as_secs_f64());
     assert!(
         failures.is_empty(),
         "{} of {} invocations failed; the first:\n{}",
         failures.len(),
         all.len(),
-        failures.iter().take(std::env::var("HOSTILE_SHOW").ok().and_then(|n| n.parse().ok()).unwrap_or(40)).map(|f| f.chars().take(600).collect::<String>()).collect::<Vec<_>>().join("\n")
+        failures
+            .iter()
+            .take(std::env::var("HOSTILE_SHOW").ok().and_then(|n| n.parse().ok()).unwrap_or(40))
+            .map(|f| f.chars().take(600).collect::<String>())
+            .collect::<Vec<_>>()
+            .join("\n")
     );
+}
+
+#[test]
+fn every_command_and_argument_survives_the_hostile_corpus_as_root() {
+    sweep("hostile-root", false);
+}
+
+#[test]
+fn every_command_and_argument_survives_the_hostile_corpus_through_the_daemon() {
+    sweep("hostile-daemon", true);
 }
 
 #[test]
