@@ -3,9 +3,10 @@
 //!
 //! For each scenario of [`SCENARIOS`]: a reference run on a fresh sandbox gives the new state and
 //! the command's duration; then each run sets up a fresh sandbox (and, for network commands, a
-//! fresh network namespace with a veth pair), starts the command, sleeps a random time in
-//! [0, duration] and kills it with SIGKILL. Then every file of the sandbox must be byte
-//! for byte its old or its new content (absent counts as a state), except the files a scenario
+//! fresh network namespace with a veth pair), starts the command, sleeps a random time (every
+//! other run in [0, duration], the others in [0.6, 1.1] × duration, where most commands write)
+//! and kills it with SIGKILL. Then every file of the sandbox must be byte for byte its old or
+//! its new content (absent counts as a state), except the files a scenario
 //! names as nondeterministic (salted hashes, timestamped backups and state), which must pass
 //! an independent check instead (Python's crypt and json, GNU tar). Temporary files of a killed
 //! write (`.NAME.tmp-…`, `.NAME.sensorctl-restore`) may remain; nothing else may appear. Last, the
@@ -470,7 +471,10 @@ fn a_kill_at_any_instant_leaves_old_or_new_files_that_parse() {
             let stage = Stage::new(scenario, "cc-run");
             let old = snapshot(stage.root.path());
             let new = expected_new(&old_ref, &new_ref, &old);
-            let delay = Duration::from_nanos(rng.next() % (duration.as_nanos() as u64).max(1));
+            // Half the kills anywhere in the run, half in its last part, where most commands
+            // write (after parsing, hashing, reading).
+            let span = (duration.as_nanos() as u64).max(1);
+            let delay = Duration::from_nanos(if run % 2 == 0 { rng.next() % span } else { span * 6 / 10 + rng.next() % (span / 2).max(1) });
             let mut child = stage.command(scenario).spawn().unwrap();
             let _ = child.stdin.take().unwrap().write_all(scenario.stdin);
             std::thread::sleep(delay);
