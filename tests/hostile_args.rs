@@ -752,6 +752,99 @@ fn every_command_and_argument_survives_the_hostile_corpus_through_the_daemon() {
     sweep("hostile-daemon", true);
 }
 
+/// The restricted shell is the support user's login shell: its input lines are hostile too.
+/// Each command path the binary lists gets one shell session whose lines are that command
+/// followed by every corpus value, then every value alone; the session must end normally, and
+/// nothing it prints may carry a raw control character or run an injection.
+#[test]
+fn every_shell_line_survives_the_hostile_corpus() {
+    if !is_root() {
+        eprintln!("skipped: needs root for PID and network namespaces (unshare --pid --net)");
+        return;
+    }
+    let started = Instant::now();
+    let marker = TempDir::new("hostile-shell-marker");
+    let ws = Workspace::new("hostile-shell");
+    let list = sensorctl(&ws.root, &["--list"]).run();
+    let paths: Vec<&str> = list.stdout.lines().filter(|n| n.contains(' ') || !n.starts_with("cyberx-")).collect();
+    let classes = corpus(marker.path());
+    let sessions: Vec<(&str, &str)> = ["support", "cyberx"]
+        .iter()
+        .flat_map(|role| std::iter::once("").chain(paths.iter().copied()).map(move |path| (*role, path)))
+        .collect();
+    let next = AtomicUsize::new(0);
+    let failures: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| loop {
+            let Some(&(role, path)) = sessions.get(next.fetch_add(1, Ordering::Relaxed)) else { break };
+            let mut input = Vec::new();
+            for class in &classes {
+                // Blank values and `--` (end of options) make the line the bare command
+                // (`system reboot`), which is not hostile and may legitimately end the namespace.
+                for value in class.values.iter().filter(|v| !v.trim_ascii().is_empty() && v.trim_ascii() != b"--") {
+                    if !path.is_empty() {
+                        input.extend_from_slice(path.as_bytes());
+                        input.push(b' ');
+                    }
+                    input.extend_from_slice(value);
+                    input.push(b'\n');
+                    // A value that opened a prompt (a category, a question) must not swallow
+                    // the next line's command: leave any prompt with an empty line.
+                    input.push(b'\n');
+                }
+            }
+            input.extend_from_slice(b"exit\n");
+            let mut child = Command::new("unshare")
+                .args(["--pid", "--fork", "--kill-child", "--net", "--"])
+                .arg(bin())
+                .arg("--root")
+                .arg(&ws.root)
+                .args(["--role", role, "shell"])
+                .current_dir(&ws.cwd)
+                .env_clear()
+                .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut stdin = child.stdin.take().unwrap();
+            let feeder = std::thread::spawn(move || {
+                let _ = std::io::Write::write_all(&mut stdin, &input);
+            });
+            let out = child.wait_with_output().unwrap();
+            feeder.join().unwrap();
+            let what = format!("shell as {role}, lines of '{path} <value>'");
+            let mut failures = failures.lock().unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            if stderr.contains("panicked") {
+                failures.push(format!("{what}: panicked: {stderr}"));
+            }
+            if let Some(signal) = out.status.signal() {
+                failures.push(format!("{what}: died by signal {signal}"));
+            } else if ![0, 1, 2, 69, 75, 77].contains(&out.status.code().unwrap_or(-1)) {
+                failures.push(format!("{what}: exit {:?}", out.status.code()));
+            }
+            for (stream, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+                if let Some(at) = bytes.iter().position(|&b| (b < 0x20 && b != b'\n' && b != b'\t') || b == 0x7f) {
+                    let from = at.saturating_sub(80);
+                    failures.push(format!(
+                        "{what}: raw control character on {stream}: {:?}",
+                        String::from_utf8_lossy(&bytes[from..(at + 40).min(bytes.len())])
+                    ));
+                }
+            }
+            });
+        }
+    });
+    let failures = failures.into_inner().unwrap();
+    let injected: Vec<_> = std::fs::read_dir(marker.path()).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert!(injected.is_empty(), "an injection string ran: {injected:?}");
+    eprintln!("shell sweep: {:.1} s", started.elapsed().as_secs_f64());
+    assert!(failures.is_empty(), "{}", failures.iter().map(|f| f.chars().take(800).collect::<String>()).collect::<Vec<_>>().join("\n"));
+}
+
 #[test]
 fn usage_lines_are_read_into_slots() {
     let argh = parse_usage("Usage: sensorctl ping [-c <count>] [--json] [--] <address>", "ping");
