@@ -110,8 +110,25 @@ static SCENARIOS: &[Scenario] = &[
         netns: true,
         setup: base,
         args: &[
-            "--role", "support", "network", "reconfigure", "-y", "--interface", "cc0", "--ip", "192.0.2.10", "--subnet",
-            "255.255.255.0", "--gateway", "192.0.2.1", "--dns", "192.0.2.53", "--monitor", "none", "--erspan", "none",
+            "--role",
+            "support",
+            "network",
+            "reconfigure",
+            "-y",
+            "--interface",
+            "cc0",
+            "--ip",
+            "192.0.2.10",
+            "--subnet",
+            "255.255.255.0",
+            "--gateway",
+            "192.0.2.1",
+            "--dns",
+            "192.0.2.53",
+            "--monitor",
+            "none",
+            "--erspan",
+            "none",
         ],
         stdin: b"",
         varying: &[],
@@ -176,7 +193,8 @@ fn with_data(root: &Path) {
     base(root);
     write(&root.join("etc/sensorctl/config.json"), b"{\"version\": 1}\n", 0o644);
     for n in 0..20 {
-        let body: Vec<u8> = (0..20_000u32).map(|i| (i.wrapping_mul(2_654_435_761).wrapping_add(n) >> 13) as u8).collect();
+        let body: Vec<u8> =
+            (0..20_000u32).map(|i| (i.wrapping_mul(2_654_435_761).wrapping_add(n) >> 13) as u8).collect();
         write(&root.join(format!("var/cyberx/keys/k{n}.bin")), &body, 0o600);
         write(&root.join(format!("var/cyberx/logs/l{n}.log")), format!("log {n}\n").repeat(2000).as_bytes(), 0o640);
     }
@@ -215,7 +233,11 @@ fn shadow_ok(_root: &Path, _rel: &Path, bytes: &[u8], old: &Snapshot) -> Result<
         text.lines()
             .map(|l| {
                 let f: Vec<&str> = l.split(':').collect();
-                if f.len() == 9 { Ok((f[0].to_string(), f[1].to_string())) } else { Err(format!("bad line {l:?}")) }
+                if f.len() == 9 {
+                    Ok((f[0].to_string(), f[1].to_string()))
+                } else {
+                    Err(format!("bad line {l:?}"))
+                }
             })
             .collect()
     };
@@ -227,8 +249,11 @@ fn shadow_ok(_root: &Path, _rel: &Path, bytes: &[u8], old: &Snapshot) -> Result<
     for ((user, hash), (_, old_hash)) in now.iter().zip(&before) {
         if hash != old_hash {
             let ok = user == "support"
-                && python("import crypt,sys\nprint(crypt.crypt(sys.argv[1], sys.argv[2]) == sys.argv[2])", &[PASSWORD, hash])
-                    .trim()
+                && python(
+                    "import crypt,sys\nprint(crypt.crypt(sys.argv[1], sys.argv[2]) == sys.argv[2])",
+                    &[PASSWORD, hash],
+                )
+                .trim()
                     == "True";
             if !ok {
                 return Err(format!("{user}'s hash is neither the old one nor one of the new password"));
@@ -247,7 +272,10 @@ fn json_ok(_root: &Path, rel: &Path, bytes: &[u8], _old: &Snapshot) -> Result<()
         .unwrap();
     child.stdin.take().unwrap().write_all(bytes).unwrap();
     let out = child.wait_with_output().unwrap();
-    out.status.success().then_some(()).ok_or_else(|| format!("{} is not JSON: {}", rel.display(), String::from_utf8_lossy(&out.stderr)))
+    out.status
+        .success()
+        .then_some(())
+        .ok_or_else(|| format!("{} is not JSON: {}", rel.display(), String::from_utf8_lossy(&out.stderr)))
 }
 
 /// A backup under its final name is whole: gzip(1) checks every CRC and length, GNU tar reads it.
@@ -363,7 +391,8 @@ fn ntp_server() -> std::net::Ipv4Addr {
                 reply[12..16].copy_from_slice(&[192, 0, 2, 1]);
                 reply[24..32].copy_from_slice(&buf[40..48]); // origin = the request's transmit time
                 let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
-                let ntp = ((now.as_secs() + 2_208_988_800) << 32) | ((u64::from(now.subsec_nanos()) << 32) / 1_000_000_000);
+                let ntp =
+                    ((now.as_secs() + 2_208_988_800) << 32) | ((u64::from(now.subsec_nanos()) << 32) / 1_000_000_000);
                 reply[32..40].copy_from_slice(&ntp.to_be_bytes());
                 reply[40..48].copy_from_slice(&ntp.to_be_bytes());
                 let _ = socket.send_to(&reply, from);
@@ -375,7 +404,9 @@ fn ntp_server() -> std::net::Ipv4Addr {
 
 fn newest_backup(root: &Path) -> String {
     let mut names: Vec<String> = std::fs::read_dir(root.join("var/cyberx/backups"))
-        .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| !n.starts_with('.')).collect())
+        .map(|d| {
+            d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| !n.starts_with('.')).collect()
+        })
         .unwrap_or_default();
     names.sort();
     names.pop().unwrap_or_default()
@@ -398,7 +429,14 @@ fn expected_new(old_ref: &Snapshot, new_ref: &Snapshot, old: &Snapshot) -> Snaps
 
 /// Everything wrong with `now`, given the `old` and `new` states.
 /// With `settled`, only the new state is right (after a run to completion).
-fn judge(scenario: &Scenario, root: &Path, old: &Snapshot, new: &Snapshot, now: &Snapshot, settled: bool) -> Vec<String> {
+fn judge(
+    scenario: &Scenario,
+    root: &Path,
+    old: &Snapshot,
+    new: &Snapshot,
+    now: &Snapshot,
+    settled: bool,
+) -> Vec<String> {
     let mut problems = Vec::new();
     let paths: std::collections::BTreeSet<&PathBuf> = old.keys().chain(new.keys()).chain(now.keys()).collect();
     for rel in paths {
@@ -406,7 +444,11 @@ fn judge(scenario: &Scenario, root: &Path, old: &Snapshot, new: &Snapshot, now: 
             continue;
         }
         let (was, will, is) = (old.get(rel), new.get(rel), now.get(rel));
-        if let Some((_, check)) = scenario.varying.iter().find(|(prefix, _)| rel.starts_with(prefix) || rel.to_string_lossy().starts_with(prefix)) {
+        if let Some((_, check)) = scenario
+            .varying
+            .iter()
+            .find(|(prefix, _)| rel.starts_with(prefix) || rel.to_string_lossy().starts_with(prefix))
+        {
             if is_temp(rel) {
                 continue;
             }
@@ -474,7 +516,11 @@ fn a_kill_at_any_instant_leaves_old_or_new_files_that_parse() {
             // Half the kills anywhere in the run, half in its last part, where most commands
             // write (after parsing, hashing, reading).
             let span = (duration.as_nanos() as u64).max(1);
-            let delay = Duration::from_nanos(if run % 2 == 0 { rng.next() % span } else { span * 6 / 10 + rng.next() % (span / 2).max(1) });
+            let delay = Duration::from_nanos(if run % 2 == 0 {
+                rng.next() % span
+            } else {
+                span * 6 / 10 + rng.next() % (span / 2).max(1)
+            });
             let mut child = stage.command(scenario).spawn().unwrap();
             let _ = child.stdin.take().unwrap().write_all(scenario.stdin);
             std::thread::sleep(delay);

@@ -42,13 +42,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Filler values for required arguments that are not under test, by metavariable.
-const FILLERS: &[(&str, &str)] = &[
-    ("interface", "lo"),
-    ("address", "127.0.0.1"),
-    ("server", "127.0.0.1"),
-    ("user", "support"),
-    ("seconds", "1"),
-];
+const FILLERS: &[(&str, &str)] =
+    &[("interface", "lo"), ("address", "127.0.0.1"), ("server", "127.0.0.1"), ("user", "support"), ("seconds", "1")];
 
 /// The roles tried, in order, until the policy lets the command run (77 otherwise); root
 /// only for what no appliance role may run (the daemon).
@@ -141,7 +136,8 @@ fn parse_usage(usage: &str, name: &str) -> Vec<Slot> {
     }
     let mut slots = Vec::new();
     for (required, group) in items {
-        let meta = |text: &str| text.trim_start_matches('<').trim_end_matches('>').trim_end_matches("...").to_lowercase();
+        let meta =
+            |text: &str| text.trim_start_matches('<').trim_end_matches('>').trim_end_matches("...").to_lowercase();
         match group.as_slice() {
             [dashdash] if dashdash == "--" => {}
             [help] if help == "-h" || help == "--help" => {}
@@ -194,7 +190,14 @@ fn commands(alias_dir: &Path, root: &Path) -> Vec<Cmd> {
     let mut slots = parse_usage(&globals, "");
     slots.retain(|slot| *slot != Slot::Stray);
     assert!(slots.iter().any(|s| matches!(s, Slot::Option { flag, .. } if flag == "--board")), "{usage}");
-    out.push(Cmd { name: "(global options) date".to_string(), alias: false, slots, runs_until_killed: false, has_yes: false, globals: true });
+    out.push(Cmd {
+        name: "(global options) date".to_string(),
+        alias: false,
+        slots,
+        runs_until_killed: false,
+        has_yes: false,
+        globals: true,
+    });
     out
 }
 
@@ -233,7 +236,15 @@ fn corpus(marker: &Path) -> Vec<Class> {
         },
         Class {
             name: "option-looking",
-            values: s(&["--root".into(), "-h".into(), "--".into(), "--help".into(), "-".into(), "--root=/".into(), "-y".into()]),
+            values: s(&[
+                "--root".into(),
+                "-h".into(),
+                "--".into(),
+                "--help".into(),
+                "-".into(),
+                "--root=/".into(),
+                "-y".into(),
+            ]),
         },
         Class { name: "4 KiB", values: vec![vec![b'a'; 4096], b"1".repeat(4096)] },
         Class { name: "100 KiB", values: vec![vec![b'a'; 100 * 1024], b"9".repeat(100 * 1024)] },
@@ -249,7 +260,14 @@ fn corpus(marker: &Path) -> Vec<Class> {
         },
         Class {
             name: "empty and odd",
-            values: s(&["".into(), " ".into(), "\u{202e}lo".into(), "-1".into(), "99999999999999999999999".into(), "0x10".into()]),
+            values: s(&[
+                "".into(),
+                " ".into(),
+                "\u{202e}lo".into(),
+                "-1".into(),
+                "99999999999999999999999".into(),
+                "0x10".into(),
+            ]),
         },
     ]
 }
@@ -263,7 +281,10 @@ fn snapshot(root: &Path) -> BTreeMap<PathBuf, (u32, u64)> {
             let Ok(meta) = std::fs::symlink_metadata(&path) else { continue };
             let mut hasher = std::collections::hash_map::DefaultHasher::new();
             if meta.file_type().is_symlink() {
-                std::fs::read_link(&path).map(|t| t.as_os_str().as_bytes().to_vec()).unwrap_or_default().hash(&mut hasher);
+                std::fs::read_link(&path)
+                    .map(|t| t.as_os_str().as_bytes().to_vec())
+                    .unwrap_or_default()
+                    .hash(&mut hasher);
             } else if meta.is_file() {
                 std::fs::read(&path).unwrap_or_default().hash(&mut hasher);
             }
@@ -485,11 +506,7 @@ fn run_confined(ws: &Workspace, cmd: &Cmd, caller: Caller, args: &[OsString]) ->
     if let Caller::Root(role) = caller {
         full.extend(["--role".into(), role.into()]);
     }
-    let program = if cmd.alias {
-        common::alias(&ws.aliases, &cmd.name)
-    } else {
-        bin()
-    };
+    let program = if cmd.alias { common::alias(&ws.aliases, &cmd.name) } else { bin() };
     if cmd.globals {
         full.extend(args.iter().cloned());
         full.push("date".into());
@@ -550,7 +567,12 @@ fn run_confined(ws: &Workspace, cmd: &Cmd, caller: Caller, args: &[OsString]) ->
 }
 
 /// What is wrong with one outcome (empty: nothing).
-fn check(cmd: &Cmd, out: &Outcome, before: &BTreeMap<PathBuf, (u32, u64)>, after: &BTreeMap<PathBuf, (u32, u64)>) -> Vec<String> {
+fn check(
+    cmd: &Cmd,
+    out: &Outcome,
+    before: &BTreeMap<PathBuf, (u32, u64)>,
+    after: &BTreeMap<PathBuf, (u32, u64)>,
+) -> Vec<String> {
     let mut problems = Vec::new();
     let stderr = String::from_utf8_lossy(&out.stderr);
     if stderr.contains("panicked") || stderr.contains("RUST_BACKTRACE") {
@@ -669,7 +691,8 @@ fn sweep(label: &str, through_daemon: bool) {
     let callers = callers(through_daemon);
     std::thread::scope(|scope| {
         for thread in 0..4 {
-            let (next, chosen, failures, codes, all, cmds, callers) = (&next, &chosen, &failures, &codes, &all, &cmds, &callers);
+            let (next, chosen, failures, codes, all, cmds, callers) =
+                (&next, &chosen, &failures, &codes, &all, &cmds, &callers);
             scope.spawn(move || {
                 let mut ws = Workspace::new(&format!("{label}-{thread}"));
                 if through_daemon {
@@ -710,7 +733,11 @@ fn sweep(label: &str, through_daemon: bool) {
                         let code = out.status.and_then(|s| s.code()).unwrap_or(-1);
                         *codes.lock().unwrap().entry(code).or_default() += 1;
                         if std::env::var_os("HOSTILE_TRACE").is_some() && code != 2 {
-                            eprintln!("{label}: {} (as {caller:?}): exit {code}: {}", job.label, String::from_utf8_lossy(&out.stderr).trim_end());
+                            eprintln!(
+                                "{label}: {} (as {caller:?}): exit {code}: {}",
+                                job.label,
+                                String::from_utf8_lossy(&out.stderr).trim_end()
+                            );
                         }
                         if code != 77 {
                             // The policy let it run: this caller is the one for the command.
@@ -752,6 +779,68 @@ fn every_command_and_argument_survives_the_hostile_corpus_through_the_daemon() {
     sweep("hostile-daemon", true);
 }
 
+/// One shell session as `role`: each corpus value after `path` as a line. Its problems.
+fn shell_session(ws: &Workspace, role: &str, path: &str, classes: &[Class]) -> Vec<String> {
+    let mut input = Vec::new();
+    for class in classes {
+        // Blank values and `--` (end of options) make the line the bare command
+        // (`system reboot`), which is not hostile and may legitimately end the namespace.
+        for value in class.values.iter().filter(|v| !v.trim_ascii().is_empty() && v.trim_ascii() != b"--") {
+            if !path.is_empty() {
+                input.extend_from_slice(path.as_bytes());
+                input.push(b' ');
+            }
+            input.extend_from_slice(value);
+            input.push(b'\n');
+            // A value that opened a prompt (a category, a question) must not swallow
+            // the next line's command: leave any prompt with an empty line.
+            input.push(b'\n');
+        }
+    }
+    input.extend_from_slice(b"exit\n");
+    let mut child = Command::new("unshare")
+        .args(["--pid", "--fork", "--kill-child", "--net", "--"])
+        .arg(bin())
+        .arg("--root")
+        .arg(&ws.root)
+        .args(["--role", role, "shell"])
+        .current_dir(&ws.cwd)
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let feeder = std::thread::spawn(move || {
+        let _ = std::io::Write::write_all(&mut stdin, &input);
+    });
+    let out = child.wait_with_output().unwrap();
+    feeder.join().unwrap();
+    let what = format!("shell as {role}, lines of '{path} <value>'");
+    let mut failures = Vec::new();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if stderr.contains("panicked") {
+        failures.push(format!("{what}: panicked: {stderr}"));
+    }
+    if let Some(signal) = out.status.signal() {
+        failures.push(format!("{what}: died by signal {signal}"));
+    } else if ![0, 1, 2, 69, 75, 77].contains(&out.status.code().unwrap_or(-1)) {
+        failures.push(format!("{what}: exit {:?}", out.status.code()));
+    }
+    for (stream, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+        if let Some(at) = bytes.iter().position(|&b| (b < 0x20 && b != b'\n' && b != b'\t') || b == 0x7f) {
+            let from = at.saturating_sub(80);
+            failures.push(format!(
+                "{what}: raw control character on {stream}: {:?}",
+                String::from_utf8_lossy(&bytes[from..(at + 40).min(bytes.len())])
+            ));
+        }
+    }
+    failures
+}
+
 /// The restricted shell is the support user's login shell: its input lines are hostile too.
 /// Each command path the binary lists gets one shell session whose lines are that command
 /// followed by every corpus value, then every value alone; the session must end normally, and
@@ -776,65 +865,11 @@ fn every_shell_line_survives_the_hostile_corpus() {
     let failures: Mutex<Vec<String>> = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
         for _ in 0..4 {
-            scope.spawn(|| loop {
-            let Some(&(role, path)) = sessions.get(next.fetch_add(1, Ordering::Relaxed)) else { break };
-            let mut input = Vec::new();
-            for class in &classes {
-                // Blank values and `--` (end of options) make the line the bare command
-                // (`system reboot`), which is not hostile and may legitimately end the namespace.
-                for value in class.values.iter().filter(|v| !v.trim_ascii().is_empty() && v.trim_ascii() != b"--") {
-                    if !path.is_empty() {
-                        input.extend_from_slice(path.as_bytes());
-                        input.push(b' ');
-                    }
-                    input.extend_from_slice(value);
-                    input.push(b'\n');
-                    // A value that opened a prompt (a category, a question) must not swallow
-                    // the next line's command: leave any prompt with an empty line.
-                    input.push(b'\n');
+            scope.spawn(|| {
+                while let Some(&(role, path)) = sessions.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let problems = shell_session(&ws, role, path, &classes);
+                    failures.lock().unwrap().extend(problems);
                 }
-            }
-            input.extend_from_slice(b"exit\n");
-            let mut child = Command::new("unshare")
-                .args(["--pid", "--fork", "--kill-child", "--net", "--"])
-                .arg(bin())
-                .arg("--root")
-                .arg(&ws.root)
-                .args(["--role", role, "shell"])
-                .current_dir(&ws.cwd)
-                .env_clear()
-                .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap();
-            let mut stdin = child.stdin.take().unwrap();
-            let feeder = std::thread::spawn(move || {
-                let _ = std::io::Write::write_all(&mut stdin, &input);
-            });
-            let out = child.wait_with_output().unwrap();
-            feeder.join().unwrap();
-            let what = format!("shell as {role}, lines of '{path} <value>'");
-            let mut failures = failures.lock().unwrap();
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            if stderr.contains("panicked") {
-                failures.push(format!("{what}: panicked: {stderr}"));
-            }
-            if let Some(signal) = out.status.signal() {
-                failures.push(format!("{what}: died by signal {signal}"));
-            } else if ![0, 1, 2, 69, 75, 77].contains(&out.status.code().unwrap_or(-1)) {
-                failures.push(format!("{what}: exit {:?}", out.status.code()));
-            }
-            for (stream, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
-                if let Some(at) = bytes.iter().position(|&b| (b < 0x20 && b != b'\n' && b != b'\t') || b == 0x7f) {
-                    let from = at.saturating_sub(80);
-                    failures.push(format!(
-                        "{what}: raw control character on {stream}: {:?}",
-                        String::from_utf8_lossy(&bytes[from..(at + 40).min(bytes.len())])
-                    ));
-                }
-            }
             });
         }
     });
@@ -842,7 +877,11 @@ fn every_shell_line_survives_the_hostile_corpus() {
     let injected: Vec<_> = std::fs::read_dir(marker.path()).unwrap().flatten().map(|e| e.file_name()).collect();
     assert!(injected.is_empty(), "an injection string ran: {injected:?}");
     eprintln!("shell sweep: {:.1} s", started.elapsed().as_secs_f64());
-    assert!(failures.is_empty(), "{}", failures.iter().map(|f| f.chars().take(800).collect::<String>()).collect::<Vec<_>>().join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{}",
+        failures.iter().map(|f| f.chars().take(800).collect::<String>()).collect::<Vec<_>>().join("\n")
+    );
 }
 
 #[test]
