@@ -321,6 +321,8 @@ struct Job {
     args: Vec<OsString>,
     /// For the report.
     label: String,
+    /// The value when it went into a password argument: it must never be shown or logged.
+    secret: Option<Vec<u8>>,
 }
 
 /// The argument vector for `cmd` with `value` in `slot` (and `-y` if `yes`).
@@ -398,7 +400,13 @@ fn jobs(cmds: &[Cmd], classes: &[Class]) -> Vec<Job> {
                         String::from_utf8_lossy(&value[..value.len().min(48)]),
                         if yes { " | with -y" } else { "" }
                     );
-                    jobs.push(Job { cmd: at, args: build_args(cmd, slot, value, yes), label });
+                    let secret = match slot {
+                        Slot::Option { meta, .. } => meta.contains("password"),
+                        Slot::LongForm { flag, .. } => flag.contains("password"),
+                        _ => false,
+                    }
+                    .then(|| value.clone());
+                    jobs.push(Job { cmd: at, args: build_args(cmd, slot, value, yes), label, secret });
                 }
             }
         }
@@ -716,6 +724,12 @@ fn sweep(label: &str, through_daemon: bool) {
                         let audit_after = std::fs::read(ws.root.join(AUDIT_LOG)).unwrap_or_default();
                         let mut problems = check_audit(&audit_before, &audit_after);
                         problems.extend(check(cmd, &out, &before, &after));
+                        if let Some(secret) = job.secret.as_ref().filter(|v| v.len() >= 4 && v.trim_ascii().len() >= 4) {
+                            let shown = |hay: &[u8]| hay.windows(secret.len().min(64)).any(|w| w == &secret[..secret.len().min(64)]);
+                            if shown(&out.stderr) || shown(&audit_after[audit_before.len().min(audit_after.len())..]) {
+                                problems.push("the password given was shown on stderr or written to the audit log".to_string());
+                            }
+                        }
                         if let Some(daemon) = ws.daemon.as_mut() {
                             if let Some(status) = daemon.ended() {
                                 // SIGHUP/SIGINT: a reboot or power-off ended its namespace, as
