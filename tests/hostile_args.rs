@@ -724,10 +724,15 @@ fn sweep(label: &str, through_daemon: bool) {
                         let audit_after = std::fs::read(ws.root.join(AUDIT_LOG)).unwrap_or_default();
                         let mut problems = check_audit(&audit_before, &audit_after);
                         problems.extend(check(cmd, &out, &before, &after));
-                        if let Some(secret) = job.secret.as_ref().filter(|v| v.len() >= 4 && v.trim_ascii().len() >= 4) {
-                            let shown = |hay: &[u8]| hay.windows(secret.len().min(64)).any(|w| w == &secret[..secret.len().min(64)]);
+                        if let Some(secret) = job.secret.as_ref().filter(|v| v.len() >= 4 && v.trim_ascii().len() >= 4)
+                        {
+                            let shown = |hay: &[u8]| {
+                                hay.windows(secret.len().min(64)).any(|w| w == &secret[..secret.len().min(64)])
+                            };
                             if shown(&out.stderr) || shown(&audit_after[audit_before.len().min(audit_after.len())..]) {
-                                problems.push("the password given was shown on stderr or written to the audit log".to_string());
+                                problems.push(
+                                    "the password given was shown on stderr or written to the audit log".to_string(),
+                                );
                             }
                         }
                         if let Some(daemon) = ws.daemon.as_mut() {
@@ -812,8 +817,12 @@ fn shell_session(ws: &Workspace, role: &str, path: &str, classes: &[Class]) -> V
         }
     }
     input.extend_from_slice(b"exit\n");
-    let mut child = Command::new("unshare")
-        .args(["--pid", "--fork", "--kill-child", "--net", "--"])
+    let mut child = Command::new("unshare");
+    child.args(["--pid", "--fork", "--kill-child", "--net", "--"]);
+    if let Some(runner) = std::env::var_os("SENSORCTL_RUNNER").filter(|r| !r.is_empty()) {
+        child.arg(runner);
+    }
+    let mut child = child
         .arg(bin())
         .arg("--root")
         .arg(&ws.root)
