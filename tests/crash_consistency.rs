@@ -13,6 +13,9 @@
 //! command is run again to completion: it must succeed and leave the new state (a crash must
 //! not wedge the next run with a stale lock or journal).
 //!
+//! For network commands the kernel state they change (`tc qdisc`, `ip addr`, `ip route` in the
+//! namespace) must likewise be old or new after a kill, and new after the rerun.
+//!
 //! Reproduce a failure with the seed the test prints: `CRASH_SEED=<n> cargo test --test
 //! crash_consistency`. `CRASH_RUNS` sets the kills per scenario (default 6).
 //!
@@ -68,6 +71,9 @@ struct Scenario {
     stdin: &'static [u8],
     /// Files (by path prefix) whose new content is not reproducible, and how to check them.
     varying: &'static [(&'static str, Check)],
+    /// The kernel state the command changes, read by the real tools (`tc`, `ip`) in its network
+    /// namespace: it too must be old or new after a kill, and new after the rerun.
+    kernel: &'static [&'static [&'static str]],
 }
 
 const PASSWORD: &str = "Crash-Test-Pw1!x";
@@ -80,6 +86,7 @@ static SCENARIOS: &[Scenario] = &[
         args: &["system", "login-protection", "--max-failed", "7", "--window", "60"],
         stdin: b"",
         varying: &[],
+        kernel: &[],
     },
     Scenario {
         name: "ntp enable (clock sync, config and sync state)",
@@ -88,6 +95,7 @@ static SCENARIOS: &[Scenario] = &[
         args: &["ntp", "enable", "@ntp"],
         stdin: b"",
         varying: &[("var/lib/sensorctl/ntp.json", json_ok)],
+        kernel: &[],
     },
     Scenario {
         name: "ntp disable (config write)",
@@ -96,6 +104,7 @@ static SCENARIOS: &[Scenario] = &[
         args: &["ntp", "disable", "192.0.2.10"],
         stdin: b"",
         varying: &[],
+        kernel: &[],
     },
     Scenario {
         name: "network limit (config write + tc)",
@@ -104,6 +113,7 @@ static SCENARIOS: &[Scenario] = &[
         args: &["network", "limit", "--interface", "cc0", "--limit", "1mbit"],
         stdin: b"",
         varying: &[],
+        kernel: &[&["tc", "qdisc", "show", "dev", "cc0"]],
     },
     Scenario {
         name: "network reconfigure (config, resolver, addresses)",
@@ -132,6 +142,7 @@ static SCENARIOS: &[Scenario] = &[
         ],
         stdin: b"",
         varying: &[],
+        kernel: &[&["ip", "-4", "addr", "show", "dev", "cc0"], &["ip", "-4", "route", "show"]],
     },
     Scenario {
         name: "password reset (shadow, web users)",
@@ -140,6 +151,7 @@ static SCENARIOS: &[Scenario] = &[
         args: &["system", "password", "--password-stdin", "support"],
         stdin: b"Crash-Test-Pw1!x\n",
         varying: &[("etc/shadow", shadow_ok), ("etc/sensorctl/users.json", json_ok)],
+        kernel: &[],
     },
     Scenario {
         name: "backup create",
@@ -148,6 +160,7 @@ static SCENARIOS: &[Scenario] = &[
         args: &["system", "backup"],
         stdin: b"",
         varying: &[("var/cyberx/backups/", backup_ok), ("var/lib/sensorctl/backup-state.json", json_ok)],
+        kernel: &[],
     },
     Scenario {
         name: "restore",
@@ -156,6 +169,7 @@ static SCENARIOS: &[Scenario] = &[
         args: &["system", "restore", "-f", "@", "--yes"],
         stdin: b"",
         varying: &[("var/lib/sensorctl/backup-state.json", json_ok)],
+        kernel: &[],
     },
 ];
 
@@ -361,6 +375,27 @@ impl Stage {
         cmd.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped());
         cmd
     }
+    /// The scenario's kernel state, as the real tools print it (empty outside a namespace).
+    fn kernel(&self, scenario: &Scenario) -> Vec<String> {
+        match &self.ns {
+            // A qdisc's handle is the kernel's choice (`qdisc tbf 81b9: root …`): left out.
+            Some(ns) => scenario
+                .kernel
+                .iter()
+                .map(|argv| {
+                    ns.exec(argv)
+                        .lines()
+                        .map(|line| match line.split_whitespace().collect::<Vec<_>>().as_slice() {
+                            ["qdisc", kind, _handle, rest @ ..] => format!("qdisc {kind} {}", rest.join(" ")),
+                            _ => line.to_string(),
+                        })
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                })
+                .collect(),
+            None => Vec::new(),
+        }
+    }
     /// Runs to completion; the exit code and stderr.
     fn run(&self, scenario: &Scenario) -> (i32, String) {
         let mut child = self.command(scenario).spawn().unwrap();
@@ -505,6 +540,7 @@ fn a_kill_at_any_instant_leaves_old_or_new_files_that_parse() {
         let duration = started.elapsed();
         assert_eq!(code, 0, "{}: the reference run failed: {stderr}", scenario.name);
         let new_ref = snapshot(reference.root.path());
+        let kernel_new = reference.kernel(scenario);
         assert_ne!(old_ref, new_ref, "{}: the reference run changed nothing", scenario.name);
         let mut killed = 0;
         // How the killed runs left the files: all old, some changed, all new.
@@ -513,6 +549,7 @@ fn a_kill_at_any_instant_leaves_old_or_new_files_that_parse() {
             let stage = Stage::new(scenario, "cc-run");
             let old = snapshot(stage.root.path());
             let new = expected_new(&old_ref, &new_ref, &old);
+            let kernel_old = stage.kernel(scenario);
             // Half the kills anywhere in the run, half in its last part, where most commands
             // write (after parsing, hashing, reading).
             let span = (duration.as_nanos() as u64).max(1);
@@ -530,6 +567,13 @@ fn a_kill_at_any_instant_leaves_old_or_new_files_that_parse() {
             let _ = child.kill();
             let _ = child.wait();
             let now = snapshot(stage.root.path());
+            let kernel_now = stage.kernel(scenario);
+            if kernel_now != kernel_old && kernel_now != kernel_new {
+                failures.push(format!(
+                    "{} run {run} (killed after {delay:?}): kernel state neither old nor new: {kernel_now:?}",
+                    scenario.name
+                ));
+            }
             let relevant = |snap: &Snapshot| -> Snapshot {
                 snap.iter().filter(|(p, _)| !ignored(p) && !is_temp(p)).map(|(p, b)| (p.clone(), b.clone())).collect()
             };
@@ -550,6 +594,13 @@ fn a_kill_at_any_instant_leaves_old_or_new_files_that_parse() {
             let (code, stderr) = stage.run(scenario);
             if code != 0 && !(already_new && (code == 1 || code == 2)) {
                 failures.push(format!("{} run {run}: the run after the kill failed ({code}): {stderr}", scenario.name));
+            }
+            if stage.kernel(scenario) != kernel_new {
+                failures.push(format!(
+                    "{} run {run}, after the rerun: kernel state {:?} is not the new one",
+                    scenario.name,
+                    stage.kernel(scenario)
+                ));
             }
             for problem in judge(scenario, stage.root.path(), &old, &new, &snapshot(stage.root.path()), true) {
                 failures.push(format!("{} run {run}, after the rerun: {problem}", scenario.name));
