@@ -159,14 +159,6 @@ impl ActionKind {
             A::PackageTools => "package",
         }
     }
-
-    /// Kinds whose domain code writes its own audit entries for every attempt that gets past
-    /// the policy (with reasons only it knows); [`run`] audits the outcome of the other kinds
-    /// that have an [`Action::audit_entry`].
-    pub fn audits_itself(self) -> bool {
-        use ActionKind as A;
-        matches!(self, A::PasswordReset | A::OwnPassword | A::LoginProtection | A::Auth)
-    }
 }
 
 /// The policy table: which roles besides root may run each action. Root may run everything.
@@ -491,7 +483,7 @@ impl Action {
     }
 }
 
-/// The `result=` of an audit entry for how an action ended.
+/// The `result=` of an audit entry for how an action ended (the daemon's scheduled work).
 pub fn audit_result(result: &Result<Status>) -> String {
     match result {
         Ok(Status::Ok) => "ok".to_string(),
@@ -522,25 +514,15 @@ pub fn perform(action: &Action, ctx: &Context, out: &mut dyn Write) -> Result<St
 }
 
 /// check → authorize → act: the one way any action is executed. Every denial is audited,
-/// whatever the kind, and so is the outcome of every action with an [`Action::audit_entry`].
+/// whatever the kind.
 pub fn run(action: &Action, ctx: &Context, out: &mut dyn Write) -> Result<Status> {
-    let kind = action.kind();
-    if let Err(denied) = authorize(ctx.caller.role, kind) {
+    if let Err(denied) = authorize(ctx.caller.role, action.kind()) {
         let (name, target) = action.denial_entry();
         crate::audit::record(ctx, name, &target, "denied");
         return Err(denied);
     }
     // The kind only: an action may carry a password.
-    log::info!("{} (uid {}, role {}) runs {:?}", ctx.caller.user_name(), ctx.caller.uid, ctx.caller.role, kind);
-    let result = act(action, ctx, out);
-    if let Some((name, target)) = action.audit_entry().filter(|_| !kind.audits_itself()) {
-        crate::audit::record(ctx, name, &target, &audit_result(&result));
-    }
-    result
-}
-
-/// The act step of [`run`], once the policy has allowed it.
-fn act(action: &Action, ctx: &Context, out: &mut dyn Write) -> Result<Status> {
+    log::info!("{} (uid {}, role {}) runs {:?}", ctx.caller.user_name(), ctx.caller.uid, ctx.caller.role, action.kind());
     match action {
         Action::Version { json } => crate::info::version(ctx, *json, out),
         Action::Date { json } => crate::info::date(*json, out),

@@ -19,6 +19,13 @@
 //! The executor is smol's: connections are async tasks on an epoll reactor (an idle daemon
 //! sleeps in the kernel); each action runs on smol's blocking pool, as the CLI would run it.
 //!
+//! Before it binds the socket, [`startup`] puts back what a power cut or reboot undoes: it
+//! finishes (or clears) an interrupted restore, then applies the stored management network
+//! settings and bandwidth limits. Scheduled work runs on timers: the NTP sync (config
+//! `ntp_poll_interval_s`) and backups (config `backup_interval_s`, off when absent or 0; an
+//! interval after the last backup ended; SIGHUP re-reads it), each backup under the same lock as
+//! backups and restores through the socket, with its status recorded and an audit line.
+//!
 //! Needs root: it runs every action a caller's role allows.
 #![forbid(unsafe_code)]
 
