@@ -17,7 +17,7 @@
 //! reply, never a crash.
 //!
 //! The executor is smol's: connections are async tasks on an epoll reactor (an idle daemon
-//! sleeps in the kernel); each action runs on smol's blocking pool, as the CLI would run it.
+//! sleeps in the kernel); each action runs on a thread of its own, as the CLI would run it.
 //!
 //! Before it binds the socket, [`startup`] puts back what a power cut or reboot undoes: it
 //! finishes (or clears) an interrupted restore, then applies the stored management network
@@ -108,7 +108,7 @@ pub struct Answer {
     pub eof: bool,
 }
 
-/// What an action running on the blocking pool hands to its connection.
+/// What an action running on its own thread hands to its connection.
 enum Event {
     Line(String),
     Prompt { text: String, secret: bool },
@@ -272,7 +272,9 @@ pub fn run(ctx: &Context, out: &mut dyn Write) -> Result<Status> {
             loop {
                 // At start first: an appliance may boot with a clock far off.
                 let (root, spec) = (daemon.root.clone(), daemon.board_spec.clone());
-                let interval = smol::unblock(move || scheduled_ntp_sync(root, spec)).await;
+                let interval = on_thread("sensord-ntp", move || scheduled_ntp_sync(root, spec))
+                    .await
+                    .unwrap_or(Duration::from_secs(60));
                 smol::Timer::after(interval).await;
             }
         };
@@ -282,7 +284,8 @@ pub fn run(ctx: &Context, out: &mut dyn Write) -> Result<Status> {
             let mut last_attempt_ms = 0;
             loop {
                 let (root, spec) = (daemon.root.clone(), daemon.board_spec.clone());
-                match smol::unblock(move || next_scheduled_backup(root, spec, last_attempt_ms)).await {
+                let next = on_thread("sensord-schedule", move || next_scheduled_backup(root, spec, last_attempt_ms));
+                match next.await.unwrap_or(Schedule::Wait(Duration::from_secs(60))) {
                     Schedule::Off => {
                         let _ = reloaded_rx.recv().await;
                     }
@@ -468,9 +471,8 @@ impl Daemon {
     /// through the socket take, with its status recorded (by the backup) and an audit entry.
     /// It runs on a thread of its own, because a backup lowers its thread's priority for good.
     async fn scheduled_backup(self: &Arc<Self>) {
-        let (done_tx, done_rx) = smol::channel::bounded::<()>(1);
         let daemon = Arc::clone(self);
-        let spawned = std::thread::Builder::new().name("scheduled-backup".into()).spawn(move || {
+        let backup = on_thread("sensord-backup", move || {
             let _one_at_a_time = daemon.state_lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             let ctx = match Context::for_uid(daemon.root.clone(), daemon.board_spec.clone(), None, 0) {
                 Ok(ctx) => ctx,
@@ -489,15 +491,8 @@ impl Daemon {
                 Ok(_) => log::info!("scheduled backup: done"),
                 Err(err) => log::error!("scheduled backup: {err}"),
             }
-            drop(done_tx);
         });
-        match spawned {
-            // Ends when the thread drops its sender.
-            Ok(_) => {
-                let _ = done_rx.recv().await;
-            }
-            Err(err) => log::error!("scheduled backup: cannot start a thread: {err}"),
-        }
+        backup.await;
     }
 
     async fn serve(self: Arc<Self>, stream: Async<UnixStream>) {
@@ -562,7 +557,7 @@ impl Daemon {
         let (answers_tx, answers_rx) = smol::channel::unbounded::<Answer>();
         let asker = RemoteAsker { events: events_tx.clone(), answers: answers_rx };
         let daemon = Arc::clone(self);
-        let task = smol::unblock(move || daemon.run_for(request.action, uid, events_tx, asker));
+        let task = on_thread("sensord-request", move || daemon.run_for(request.action, uid, events_tx, asker));
         // Forward the action's output and questions; meanwhile the caller may send answers.
         let mut caller_gone = false;
         loop {
@@ -590,11 +585,12 @@ impl Daemon {
                 }
             }
         }
-        let (exit, error) = task.await;
+        let (exit, error) =
+            task.await.unwrap_or_else(|| (exit::TEMPFAIL, "the daemon could not start a thread for it".to_string()));
         send(writer, &Reply::Done { id, exit, error }).await
     }
 
-    /// On the blocking pool: establish the caller, check the policy, act.
+    /// On the request's thread: establish the caller, check the policy, act.
     fn run_for(&self, action: Action, uid: u32, events: smol::channel::Sender<Event>, asker: RemoteAsker) -> (u8, String) {
         let mut out = LineSender { events, partial: Vec::new() };
         let result = (|| {
@@ -626,6 +622,23 @@ impl Daemon {
             }
         }
     }
+}
+
+/// Runs `work` on a thread of its own, started now, and gives its result (`None` if no thread
+/// could be started). Not smol's blocking pool: its idle threads wake every 500 ms for as long
+/// as the process lives; these end with their work, so an idle daemon sleeps in epoll.
+fn on_thread<T: Send + 'static>(
+    name: &str,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> impl std::future::Future<Output = Option<T>> {
+    let (done_tx, done_rx) = smol::channel::bounded(1);
+    let spawned = std::thread::Builder::new().name(name.to_string()).spawn(move || {
+        let _ = done_tx.send_blocking(work());
+    });
+    if let Err(err) = spawned {
+        log::error!("cannot start a thread for {name}: {err}");
+    }
+    async move { done_rx.recv().await.ok() }
 }
 
 /// Frees a connection slot when the connection ends, however it ends.
