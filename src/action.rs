@@ -381,6 +381,43 @@ pub enum Action {
         /// Structured output.
         json: bool,
     },
+    /// Install a signed package into the inactive slot, or commit, roll back, show the slots.
+    Upgrade {
+        /// The package file (absolute); `None` with `commit`, `rollback` or `status`.
+        package: Option<String>,
+        /// Accept the same or an older version.
+        allow_downgrade: bool,
+        /// Reboot once switched.
+        reboot: bool,
+        /// Commit a pending upgrade if healthy (else roll back).
+        commit: bool,
+        /// Make the previous slot active again.
+        rollback: bool,
+        /// Show the slots.
+        status: bool,
+        /// Structured output (with `status`).
+        json: bool,
+    },
+    /// Create a package signing key pair.
+    PackageKeygen {
+        /// Output prefix (`PREFIX.key`, `PREFIX.pub`).
+        prefix: String,
+    },
+    /// Build and sign a package.
+    PackageBuild {
+        /// The private key file.
+        key: String,
+        /// The version it installs.
+        version: String,
+        /// The boards it is for.
+        boards: Vec<String>,
+        /// The oldest version it upgrades from.
+        min_version: String,
+        /// The payload directory.
+        dir: String,
+        /// The package file to write.
+        output: String,
+    },
     /// The pam_exec login check (the password comes on standard input).
     Auth {
         /// `PAM_TYPE` (`auth`, or `account` for the lockout alone).
@@ -424,6 +461,8 @@ impl Action {
             Action::OwnPassword {} => ActionKind::OwnPassword,
             Action::LoginProtection { .. } => ActionKind::LoginProtection,
             Action::Auth { .. } => ActionKind::Auth,
+            Action::Upgrade { .. } => ActionKind::Upgrade,
+            Action::PackageKeygen { .. } | Action::PackageBuild { .. } => ActionKind::PackageTools,
         }
     }
 
@@ -441,6 +480,13 @@ impl Action {
             Action::NetworkLimit { interface, .. } => Some(("network-limit", interface.clone())),
             Action::BackupCreate {} => Some(("backup", "-".to_string())),
             Action::BackupRestore { file, .. } => Some(("restore", file.clone().unwrap_or_else(|| "newest".to_string()))),
+            Action::Upgrade { package, commit, rollback, .. } => match (package, commit, rollback) {
+                (Some(package), _, _) => Some(("upgrade", package.clone())),
+                (None, true, _) => Some(("upgrade", "--commit".to_string())),
+                (None, _, true) => Some(("upgrade", "--rollback".to_string())),
+                _ => None,
+            },
+            Action::PackageKeygen { .. } | Action::PackageBuild { .. } => None,
             Action::Version { .. }
             | Action::Date { .. }
             | Action::Sanity { .. }
@@ -607,6 +653,30 @@ pub fn run(action: &Action, ctx: &Context, out: &mut dyn Write) -> Result<Status
             }
             crate::backup::restore::run(ctx, file.as_deref(), *yes, *force, out)
         }
+        Action::Upgrade { package, allow_downgrade, reboot, commit, rollback, status, json } => {
+            match (package, commit, rollback, status) {
+                (Some(package), false, false, false) => {
+                    let options = crate::upgrade::Options { allow_downgrade: *allow_downgrade, reboot: *reboot };
+                    crate::upgrade::apply(ctx, std::path::Path::new(package), options, out)
+                }
+                (None, true, false, false) => crate::upgrade::commit(ctx, out),
+                (None, false, true, false) => crate::upgrade::rollback(ctx, out),
+                (None, false, false, true) => crate::upgrade::status(ctx, *json, out),
+                _ => Err(Error::Usage("give exactly one of: a package, --commit, --rollback, --status".to_string())),
+            }
+        }
+        Action::PackageKeygen { prefix } => crate::upgrade::package::keygen(prefix, out),
+        Action::PackageBuild { key, version, boards, min_version, dir, output } => crate::upgrade::package::build(
+            &crate::upgrade::package::BuildRequest {
+                key: std::path::Path::new(key),
+                version,
+                boards,
+                min_version,
+                dir: std::path::Path::new(dir),
+                output: std::path::Path::new(output),
+            },
+            out,
+        ),
     }
 }
 
@@ -734,6 +804,24 @@ mod tests {
             Action::BackupSpace { json: false },
             Action::BackupRestore { file: Some("h-1-backup-version-0.1.0-x-1970-01-01_00:00:00.tar".into()), yes: true, force: false },
             Action::BackupRestore { file: None, yes: false, force: true },
+            Action::Upgrade {
+                package: Some("/tmp/p.pkg".into()),
+                allow_downgrade: true,
+                reboot: false,
+                commit: false,
+                rollback: false,
+                status: false,
+                json: false,
+            },
+            Action::PackageKeygen { prefix: "k".into() },
+            Action::PackageBuild {
+                key: "k.key".into(),
+                version: "1.0".into(),
+                boards: vec!["generic-x86".into()],
+                min_version: "0".into(),
+                dir: "d".into(),
+                output: "o".into(),
+            },
         ] {
             let wire = action.serialize_json();
             assert_eq!(Action::deserialize_json(&wire).unwrap(), action, "{wire}");

@@ -1,6 +1,7 @@
 //! Hardware profiles. A board file (`board/<name>/board.json`) names the management and monitor
 //! interfaces, the size profile shown by `system sanity`, LED fallbacks for `network blink`, the
-//! backup directory, limit and data paths, the services to watch, and the user → role map.
+//! backup directory, limit and data paths, the services to watch, the user → role map, and the
+//! software upgrade's slots and trusted keys (`upgrade`, see [`UpgradeMethod`]).
 //!
 //! Every board under `board/` is compiled in; `generic-x86` is the default, so the binary runs
 //! with no file beside it. `--board NAME|PATH` or the config's `board` selects another: a name is
@@ -119,6 +120,41 @@ pub struct BackupSettings {
     pub paths: Vec<PathBuf>,
 }
 
+/// How `system upgrade` installs a new version beside the running one.
+#[derive(Clone, Debug, PartialEq)]
+pub enum UpgradeMethod {
+    /// Two slot directories and a `current` symbolic link naming the active one, all three in
+    /// one directory (paths under the root); the switch renames a new link over `current`.
+    AbDir {
+        /// Slot a and slot b.
+        slots: [PathBuf; 2],
+        /// The link (its target is a slot's file name).
+        current: PathBuf,
+    },
+    /// Two block devices (kernel paths under `/dev` stay real; others resolve under the root)
+    /// and a boot-flag file (under the root) holding `a` or `b`, which the boot loader reads.
+    AbBlock {
+        /// The devices of slot a and slot b.
+        devices: [PathBuf; 2],
+        /// The boot-flag file.
+        boot_flag: PathBuf,
+    },
+}
+
+/// Upgrade settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UpgradeSettings {
+    /// The slot method.
+    pub method: UpgradeMethod,
+    /// Ed25519 public keys trusted to sign packages (besides the key files of
+    /// `<root>/etc/sensorctl/upgrade-keys/`).
+    pub keys: Vec<[u8; 32]>,
+    /// Seconds after the daemon's start in which a pending upgrade's `system sanity` may come
+    /// to pass (services the daemon starts itself need a moment); then it is rolled back.
+    /// 0: decided at once. Default 120.
+    pub health_grace_s: u64,
+}
+
 /// A validated hardware profile.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Board {
@@ -149,6 +185,8 @@ pub struct Board {
     pub watchdog: Option<PathBuf>,
     /// Seconds between watchdog keep-alives (default 5).
     pub watchdog_interval_s: u64,
+    /// Software upgrade slots and keys; `None`: this board cannot be upgraded in place.
+    pub upgrade: Option<UpgradeSettings>,
 }
 
 #[derive(DeJson)]
@@ -175,6 +213,25 @@ struct RawBoard {
     watchdog: Option<String>,
     #[nserde(default)]
     watchdog_interval_s: Option<u64>,
+    #[nserde(default)]
+    upgrade: Option<RawUpgrade>,
+}
+
+#[derive(DeJson)]
+struct RawUpgrade {
+    method: String,
+    #[nserde(default)]
+    slots: Vec<String>,
+    #[nserde(default)]
+    current: Option<String>,
+    #[nserde(default)]
+    devices: Vec<String>,
+    #[nserde(default)]
+    boot_flag: Option<String>,
+    #[nserde(default)]
+    keys: Vec<String>,
+    #[nserde(default)]
+    health_grace_s: Option<u64>,
 }
 
 #[derive(DeJson)]
@@ -350,7 +407,9 @@ impl Board {
         if !(1..=300).contains(&watchdog_interval_s) {
             return Err(bad("watchdog_interval_s: must be 1-300".to_string()));
         }
+        let upgrade = raw.upgrade.as_ref().map(upgrade_settings).transpose().map_err(&bad)?;
         Ok(Board {
+            upgrade,
             name: raw.name,
             description: raw.description,
             size_profile,
@@ -399,6 +458,58 @@ fn program_name(field: &str, text: &str) -> std::result::Result<String, String> 
         ));
     }
     Ok(text.to_string())
+}
+
+/// A public key as written in a board or key file: 64 hex digits.
+pub fn parse_public_key(text: &str) -> Option<[u8; 32]> {
+    let text = text.trim();
+    if text.len() != 64 {
+        return None;
+    }
+    let mut key = [0u8; 32];
+    for (at, byte) in key.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(text.get(2 * at..2 * at + 2)?, 16).ok()?;
+    }
+    Some(key)
+}
+
+fn upgrade_settings(raw: &RawUpgrade) -> std::result::Result<UpgradeSettings, String> {
+    let keys = raw
+        .keys
+        .iter()
+        .map(|k| parse_public_key(k).ok_or_else(|| "upgrade.keys: each key must be 64 hex digits".to_string()))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let pair = |field: &str, list: &[String]| -> std::result::Result<[PathBuf; 2], String> {
+        match list {
+            [a, b] if a != b => Ok([absolute(field, a)?, absolute(field, b)?]),
+            _ => Err(format!("{field}: must name two different paths")),
+        }
+    };
+    let method = match raw.method.as_str() {
+        "ab-dir" => {
+            let slots = pair("upgrade.slots", &raw.slots)?;
+            let current = absolute("upgrade.current", raw.current.as_deref().unwrap_or(""))?;
+            // The link names a slot by its file name, and the rename over it must stay in one
+            // directory: all three share a parent.
+            let parent = current.parent();
+            if slots.iter().any(|s| s.parent() != parent || s == &current) || parent.is_none() {
+                return Err("upgrade: the slots and the current link must be distinct names in one directory".into());
+            }
+            UpgradeMethod::AbDir { slots, current }
+        }
+        "ab-block" => UpgradeMethod::AbBlock {
+            devices: pair("upgrade.devices", &raw.devices)?,
+            boot_flag: absolute("upgrade.boot_flag", raw.boot_flag.as_deref().unwrap_or(""))?,
+        },
+        other => {
+            return Err(format!("upgrade.method: '{}' is not ab-dir or ab-block", crate::validate::printable(other)))
+        }
+    };
+    let health_grace_s = raw.health_grace_s.unwrap_or(120);
+    if health_grace_s > 3600 {
+        return Err("upgrade.health_grace_s: must be 0-3600".into());
+    }
+    Ok(UpgradeSettings { method, keys, health_grace_s })
 }
 
 fn absolute(field: &str, text: &str) -> std::result::Result<PathBuf, String> {
@@ -501,6 +612,36 @@ mod tests {
             let err = with_services(services).unwrap_err().to_string();
             assert!(err.contains(expected), "{services}: {err}");
         }
+    }
+
+    #[test]
+    fn upgrade_settings_name_two_slots_in_one_directory_or_two_devices() {
+        let board = Board::embedded_default().unwrap();
+        let Some(UpgradeSettings { method: UpgradeMethod::AbDir { slots, current }, .. }) = board.upgrade else {
+            panic!("generic-x86 upgrades by ab-dir")
+        };
+        assert_eq!(current.parent(), slots[0].parent());
+        let arm = Board::load("rugged-arm-4port", &RootDir::new("/")).unwrap();
+        assert!(matches!(arm.upgrade.unwrap().method, UpgradeMethod::AbBlock { .. }));
+        let key = "ab".repeat(32);
+        for (upgrade, expected) in [
+            (r#"{"method": "ab-dir", "slots": ["/s/a", "/t/b"], "current": "/s/current"}"#, "one directory"),
+            (r#"{"method": "ab-dir", "slots": ["/s/a", "/s/a"], "current": "/s/current"}"#, "two different"),
+            (r#"{"method": "ab-dir", "slots": ["/s/a", "/s/b"], "current": "/s/a"}"#, "one directory"),
+            (r#"{"method": "ab-block", "devices": ["/dev/x"], "boot_flag": "/boot/f"}"#, "upgrade.devices"),
+            (r#"{"method": "ab-block", "devices": ["/dev/x", "/dev/y"]}"#, "upgrade.boot_flag"),
+            (r#"{"method": "rsync"}"#, "upgrade.method"),
+            (r#"{"method": "ab-block", "devices": ["/a", "/b"], "boot_flag": "/f", "health_grace_s": 3601}"#, "health_grace_s"),
+            (r#"{"method": "ab-block", "devices": ["/a", "/b"], "boot_flag": "/f", "keys": ["00"]}"#, "upgrade.keys"),
+        ] {
+            let (_, text) = EMBEDDED[0];
+            let text = format!("{},\n\"upgrade\": {upgrade}\n}}", &text[..text.find(",\n  \"upgrade\"").unwrap()]);
+            let err = Board::parse(&text, Path::new("t.json")).map(|_| ()).unwrap_err().to_string();
+            assert!(err.contains(expected), "{upgrade}: {err}");
+        }
+        assert_eq!(parse_public_key(&key), Some([0xab; 32]));
+        assert_eq!(parse_public_key(&format!("{key}\n")), Some([0xab; 32]));
+        assert_eq!(parse_public_key("zz"), None);
     }
 
     #[test]

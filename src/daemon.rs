@@ -21,7 +21,7 @@
 //!
 //! Before it binds the socket, [`startup`] puts back what a power cut or reboot undoes: it
 //! finishes (or clears) an interrupted restore, then applies the stored management network
-//! settings and bandwidth limits. Scheduled work runs on timers: the NTP sync (config
+//! settings and bandwidth limits, then commits or rolls back a pending upgrade. Scheduled work runs on timers: the NTP sync (config
 //! `ntp_poll_interval_s`) and backups (config `backup_interval_s`, off when absent or 0; an
 //! interval after the last backup ended; SIGHUP re-reads it), each backup under the same lock as
 //! backups and restores through the socket, with its status recorded and an audit line.
@@ -159,7 +159,7 @@ pub fn changes_state(kind: ActionKind) -> bool {
 /// Actions that make no sense through the socket: they need the caller's terminal or are the
 /// daemon's own business.
 fn served(kind: ActionKind) -> bool {
-    !matches!(kind, ActionKind::Shell | ActionKind::Daemon | ActionKind::Auth)
+    !matches!(kind, ActionKind::Shell | ActionKind::Daemon | ActionKind::Auth | ActionKind::PackageTools)
 }
 
 /// The gid of `group` in `<root>/etc/group`.
@@ -173,7 +173,7 @@ pub fn group_id(root: &RootDir, group: &str) -> Option<u32> {
 
 /// Serves the socket until killed.
 pub fn run(ctx: &Context, out: &mut dyn Write) -> Result<Status> {
-    startup(ctx);
+    startup(ctx, out);
     // Finishing a restore may have swapped another config in: read it afresh.
     let ctx = &ctx.refreshed();
     let path = socket_path(&ctx.root);
@@ -320,7 +320,7 @@ pub fn run(ctx: &Context, out: &mut dyn Write) -> Result<Status> {
 /// What must hold after every boot (or after the daemon was killed and started again), done
 /// before the socket exists so that a client that can connect sees it in place. Each step's
 /// failure is logged, and the daemon serves anyway: a sensor that cannot be reached is worse.
-fn startup(ctx: &Context) {
+fn startup(ctx: &Context, out: &mut dyn Write) {
     // First: a restore cut off by a power failure may have left its swap half done, and the
     // config itself is among the data it swaps.
     let mut said = Vec::new();
@@ -346,6 +346,10 @@ fn startup(ctx: &Context) {
         Ok(0) => {}
         Ok(applied) => log::info!("applied {applied} stored bandwidth limit(s)"),
         Err(err) => log::error!("applying the stored bandwidth limits: {err}"),
+    }
+    // A pending software upgrade is committed if healthy, else rolled back (issue 10).
+    if let Err(err) = crate::upgrade::on_start(ctx, out) {
+        log::error!("upgrade commit/rollback at start: {err}");
     }
 }
 

@@ -23,19 +23,20 @@ struct VersionReport {
     target: String,
 }
 
-/// `system version`: `Version: 22.2.5.9-r-2121448` in the reference; ours is semver-hash.
+/// `system version`: `Version: 22.2.5.9-r-2121448` in the reference; ours is semver-hash, or
+/// after an upgrade the committed slot's version (see [`crate::upgrade::running_version`]).
 pub fn version(ctx: &Context, json: bool, out: &mut dyn Write) -> Result<Status> {
     let text = if json {
         let build_epoch = env!("SENSORCTL_BUILD_EPOCH").parse::<i64>().unwrap_or(0);
         VersionReport {
-            version: product_version(),
+            version: crate::upgrade::running_version(ctx),
             board: ctx.board()?.name.clone(),
             build_date: Utc::from_unix(build_epoch).iso8601(),
             target: env!("SENSORCTL_TARGET").to_string(),
         }
         .serialize_json()
     } else {
-        format!("Version: {}", product_version())
+        format!("Version: {}", crate::upgrade::running_version(ctx))
     };
     emit(out, &text)?;
     Ok(Status::Ok)

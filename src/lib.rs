@@ -40,6 +40,7 @@ pub mod store;
 pub mod supervisor;
 pub mod sys;
 pub mod time;
+pub mod upgrade;
 pub mod users;
 pub mod validate;
 

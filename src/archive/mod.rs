@@ -1,10 +1,11 @@
-//! The archive formats of backups, written by hand and kept pure: CRC-32, gzip framing around
-//! miniz_oxide's deflate, and POSIX tar. The backup module composes them; nothing here touches
-//! the filesystem.
+//! The archive formats of backups and upgrade packages, written by hand: CRC-32, gzip framing
+//! around miniz_oxide's deflate, and POSIX tar, all pure; and the extraction rules
+//! ([`extract`]), the one part that touches the filesystem, shared by restore and upgrade.
 //!
-//! Pure; needs no privileges.
+//! The formats need no privileges; extraction needs write access to its staging directory.
 #![forbid(unsafe_code)]
 
 pub mod crc32;
+pub mod extract;
 pub mod gzip;
 pub mod tar;

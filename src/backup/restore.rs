@@ -18,8 +18,9 @@
 #![forbid(unsafe_code)]
 
 use super::format::{self, Head, Line, Lines, RegionReader, MANIFEST_NAME};
-use super::{confirm, inside, lock, lower_priority, mib, BackupFile, Root, Settings};
+use super::{confirm, lock, lower_priority, mib, BackupFile, Root, Settings};
 use crate::action::Status;
+use crate::archive::extract::{self, inside, refuse, remove_tree, DirStack, OpenDir, Refusal};
 use crate::archive::gzip::GzipReader;
 use crate::archive::tar::{Entry, Kind, TarError, TarReader};
 use crate::context::Context;
@@ -30,7 +31,7 @@ use nanoserde::{DeJson, SerJson};
 use ring::digest;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -171,30 +172,6 @@ pub fn run(ctx: &Context, file: Option<&str>, yes: bool, force: bool, out: &mut 
     Ok(Status::Ok)
 }
 
-/// Why an extraction stopped.
-enum Refusal {
-    /// The archive breaks a rule.
-    Refused(String),
-    /// The system failed us (disk full, permissions).
-    Failed(Error),
-}
-
-impl From<TarError> for Refusal {
-    fn from(err: TarError) -> Self {
-        Refusal::Refused(err.to_string())
-    }
-}
-
-impl From<Error> for Refusal {
-    fn from(err: Error) -> Self {
-        Refusal::Failed(err)
-    }
-}
-
-fn refuse(why: impl Into<String>) -> Refusal {
-    Refusal::Refused(why.into())
-}
-
 type Outcome<T> = std::result::Result<T, Refusal>;
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -204,10 +181,8 @@ struct Counts {
     bytes: u64,
 }
 
-/// A directory created in staging whose mode, owner and times are set once its contents are in.
-struct OpenDir {
-    rel: String,
-    target: PathBuf,
+/// What a directory created in staging gets once its contents are in: mode, owner and times.
+struct DirMeta {
     entry: Entry,
     mtime_ns: u32,
 }
@@ -267,7 +242,8 @@ impl<'a> Extraction<'a> {
     }
 
     fn run(&mut self) -> Outcome<Vec<SwapItem>> {
-        let mut main = TarReader::new(GzipReader::new(RegionReader::new(self.file, 0, self.body_len)));
+        // `run` verified the HMAC over these bytes before the extraction started.
+        let mut main = TarReader::new(GzipReader::authenticated(RegionReader::new(self.file, 0, self.body_len)));
         let first = main.next_entry()?.ok_or_else(|| refuse("the archive is empty"))?;
         if first.path != MANIFEST_NAME {
             return Err(refuse(format!(
@@ -306,7 +282,7 @@ impl<'a> Extraction<'a> {
             check_swappable(target.root)?;
             remove_tree(&target.staging);
         }
-        let mut stack: Vec<OpenDir> = Vec::new();
+        let mut stack: DirStack<DirMeta> = DirStack::default();
         while let Some(entry) = main.next_entry()? {
             let shown = crate::validate::printable(&entry.path);
             let manifest = match next_line(&mut part_a)? {
@@ -335,7 +311,7 @@ impl<'a> Extraction<'a> {
                 )));
             };
             let target = if entry.path == self.targets[at].root.rel {
-                while let Some(dir) = stack.pop() {
+                for dir in stack.close_all() {
                     self.finish_dir(dir)?;
                 }
                 if self.targets[at].staged {
@@ -349,22 +325,16 @@ impl<'a> Extraction<'a> {
                 self.targets[at].staged = true;
                 self.targets[at].staging.clone()
             } else {
-                let (parent, base) = entry.path.rsplit_once('/').unwrap_or(("", &entry.path));
-                while stack.last().is_some_and(|dir| !inside(&dir.rel, parent)) {
-                    if let Some(dir) = stack.pop() {
-                        self.finish_dir(dir)?;
-                    }
+                for dir in stack.close_outside(&entry.path) {
+                    self.finish_dir(dir)?;
                 }
-                match stack.last() {
-                    Some(dir) if dir.rel == parent => dir.target.join(base),
-                    _ => return Err(refuse(format!("'{shown}' comes before its directory"))),
-                }
+                stack.target(&self.targets[at].staging, &entry.path)?
             };
             self.done.entries += 1;
             match entry.kind {
                 Kind::Dir => {
-                    fs::DirBuilder::new().mode(0o700).create(&target).map_err(|err| created(err, &shown, &target))?;
-                    stack.push(OpenDir { rel: entry.path.clone(), target, entry, mtime_ns: manifest.mtime_ns });
+                    extract::create_dir(&target, &shown)?;
+                    stack.push(entry.path.clone(), target, DirMeta { entry, mtime_ns: manifest.mtime_ns });
                 }
                 Kind::File => {
                     let expected = match part_b.next_line().map_err(|e| refuse(e.to_string()))? {
@@ -375,7 +345,7 @@ impl<'a> Extraction<'a> {
                 }
             }
         }
-        while let Some(dir) = stack.pop() {
+        for dir in stack.close_all() {
             self.finish_dir(dir)?;
         }
         match next_line(&mut part_a)? {
@@ -453,13 +423,7 @@ impl<'a> Extraction<'a> {
         expected: &[u8],
     ) -> Outcome<()> {
         let shown = crate::validate::printable(&entry.path);
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(target)
-            .map_err(|err| created(err, &shown, target))?;
+        let mut file = extract::create_file(target, &shown)?;
         let mut hash = digest::Context::new(&digest::SHA256);
         loop {
             let piece = tar.fill_data()?;
@@ -481,13 +445,13 @@ impl<'a> Extraction<'a> {
         Ok(())
     }
 
-    fn finish_dir(&mut self, dir: OpenDir) -> Outcome<()> {
+    fn finish_dir(&mut self, dir: OpenDir<DirMeta>) -> Outcome<()> {
         let handle = OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW)
             .open(&dir.target)
             .map_err(|e| Error::io("open", &dir.target, e))?;
-        self.apply(&handle, &dir.target, &dir.entry, dir.mtime_ns)
+        self.apply(&handle, &dir.target, &dir.data.entry, dir.data.mtime_ns)
     }
 
     /// Owner (as root), mode and modification time, through the open descriptor.
@@ -518,15 +482,6 @@ fn next_line<R: Read>(lines: &mut Lines<R>) -> Outcome<Option<Line>> {
     format::parse_line(text).map(Some).map_err(Refusal::Refused)
 }
 
-/// An error creating `target`: an existing name is a duplicate in the archive.
-fn created(err: io::Error, shown: &str, target: &Path) -> Refusal {
-    if err.kind() == io::ErrorKind::AlreadyExists {
-        refuse(format!("duplicate name '{shown}'"))
-    } else {
-        Refusal::Failed(Error::io("create", target, err))
-    }
-}
-
 /// A data path that is a mount point cannot be renamed, and one that is a symbolic link would
 /// be replaced rather than followed; refuse both before touching anything.
 fn check_swappable(root: &Root) -> Outcome<()> {
@@ -544,35 +499,6 @@ fn check_swappable(root: &Root) -> Outcome<()> {
             "{} is a mount point; restore swaps data paths by renaming them",
             root.board_path.display()
         ))));
-    }
-    Ok(())
-}
-
-fn remove_tree(path: &Path) {
-    let result = match fs::symlink_metadata(path) {
-        Ok(meta) if meta.is_dir() => make_writable(path).and_then(|()| fs::remove_dir_all(path)),
-        Ok(_) => fs::remove_file(path),
-        Err(_) => return,
-    };
-    if let Err(err) = result {
-        log::warn!("could not remove {}: {err}", path.display());
-    }
-}
-
-/// Restored directories may be read-only (mode 0500); as non-root their entries could not be
-/// removed. Gives every directory of the tree back its owner's write and search bits.
-fn make_writable(dir: &Path) -> io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let meta = fs::symlink_metadata(dir)?;
-    if !meta.is_dir() {
-        return Ok(());
-    }
-    fs::set_permissions(dir, fs::Permissions::from_mode((meta.mode() & 0o7777) | 0o700))?;
-    for entry in fs::read_dir(dir)? {
-        let entry = entry?;
-        if entry.file_type()?.is_dir() {
-            make_writable(&entry.path())?;
-        }
     }
     Ok(())
 }

@@ -15,6 +15,7 @@ pub mod network;
 pub mod ntp;
 pub mod shell;
 pub mod system;
+pub mod upgrade;
 pub mod users;
 
 use crate::action::{self, Action, ActionKind, Status};
@@ -148,6 +149,27 @@ pub static COMMANDS: &[Command] = &[
         kind: ActionKind::BackupRestore,
         summary: "restore the data from a backup (the newest unless -f NAME)",
         parse: backup::parse_restore,
+    },
+    Command {
+        path: &["system", "upgrade"],
+        aliases: &[],
+        kind: ActionKind::Upgrade,
+        summary: "install a signed software package (A/B slots); --commit, --rollback, --status",
+        parse: upgrade::parse_upgrade,
+    },
+    Command {
+        path: &["package", "keygen"],
+        aliases: &[],
+        kind: ActionKind::PackageTools,
+        summary: "create an Ed25519 key pair for signing upgrade packages",
+        parse: upgrade::parse_keygen,
+    },
+    Command {
+        path: &["package", "build"],
+        aliases: &[],
+        kind: ActionKind::PackageTools,
+        summary: "build and sign an upgrade package from a directory",
+        parse: upgrade::parse_build,
     },
     Command {
         path: &["date"],
