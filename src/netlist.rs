@@ -650,13 +650,13 @@ fn put_inet6(text: &mut String, address: &[u8; 16]) {
                 Some((base, len)) => (base, len + 1),
             });
         } else if let Some(run) = current.take() {
-            if best.map_or(true, |b| run.1 > b.1) {
+            if best.is_none_or(|b| run.1 > b.1) {
                 best = Some(run);
             }
         }
     }
     if let Some(run) = current {
-        if best.map_or(true, |b| run.1 > b.1) {
+        if best.is_none_or(|b| run.1 > b.1) {
             best = Some(run);
         }
     }

@@ -83,7 +83,7 @@ fn nul_bytes_control_characters_and_huge_lines_are_rejected_without_harm() {
     input.extend_from_slice(b"date\0touch x\n");
     input.extend_from_slice(b"date\x1b]0;title\x07\n");
     input.extend_from_slice(b"\xff\xfe\n");
-    input.extend(std::iter::repeat(b'a').take(100_000));
+    input.extend(std::iter::repeat_n(b'a', 100_000));
     input.extend_from_slice(b"\nsystem version\n");
     let run = sensorctl(root.path(), &["--role", "support", "shell"]).stdin(&input).run();
     assert_eq!(run.code, 0, "{}", run.stderr);
