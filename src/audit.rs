@@ -82,20 +82,29 @@ pub fn append(path: &Path, line: &str) -> Result<()> {
     Ok(())
 }
 
-/// A field value: bare when it is made of safe characters, else quoted and escaped.
+/// The longest value an entry keeps, in bytes: a hostile 100 KiB argument must not flood the
+/// log (user names are at most 32 bytes, host names 253).
+const VALUE_MAX: usize = 256;
+
+/// A field value: bare when it is short and made of safe characters, else quoted and escaped,
+/// and cut after [`VALUE_MAX`] bytes with `...(+N bytes)`.
 fn value(text: &str) -> String {
     let safe = |b: u8| b.is_ascii_alphanumeric() || b"._:@/+,-".contains(&b);
-    if !text.is_empty() && text.bytes().all(safe) {
+    if !text.is_empty() && text.len() <= VALUE_MAX && text.bytes().all(safe) {
         return text.to_string();
     }
-    let mut out = String::with_capacity(text.len() + 2);
+    let mut out = String::with_capacity(text.len().min(VALUE_MAX) + 2);
     out.push('"');
-    for byte in text.bytes() {
+    let kept = &text.as_bytes()[..text.len().min(VALUE_MAX)];
+    for &byte in kept {
         if (0x20..0x7f).contains(&byte) && byte != b'"' && byte != b'\\' {
             out.push(char::from(byte));
         } else {
             out.push_str(&format!("\\x{byte:02x}"));
         }
+    }
+    if kept.len() < text.len() {
+        out.push_str(&format!("...(+{} bytes)", text.len() - kept.len()));
     }
     out.push('"');
     out
@@ -126,6 +135,10 @@ mod tests {
         assert!(forged.ends_with("result=\"failed: wrong password\""), "{forged}");
         assert_eq!(value(""), "\"\"");
         assert_eq!(value("a\"b\\c"), "\"a\\x22b\\x5cc\"");
+        // A flood is cut, and says by how much.
+        let long = value(&"a".repeat(100 * 1024));
+        assert_eq!(long, format!("\"{}...(+{} bytes)\"", "a".repeat(VALUE_MAX), 100 * 1024 - VALUE_MAX));
+        assert_eq!(value(&"a".repeat(VALUE_MAX)), "a".repeat(VALUE_MAX));
     }
 
     #[test]

@@ -32,6 +32,7 @@ pub fn replace(path: &Path, contents: &[u8], mode: Mode) -> Result<()> {
         Err(err) if err.kind() == io::ErrorKind::NotFound => None,
         Err(err) => return Err(Error::io("stat", path, err)),
     };
+    remove_stale_temps(&dir, path);
     let (temp_path, mut temp) = create_temp(&dir, path)?;
     let result = (|| {
         let permissions = match (mode, &old) {
@@ -96,6 +97,34 @@ fn current_owner(file: &File, path: &Path) -> Result<(u32, u32)> {
     Ok((meta.uid(), meta.gid()))
 }
 
+/// Removes the temporary files of `target` that a killed writer left behind (`.<name>.tmp-<pid>-<n>`
+/// whose process is gone): without this every kill at the wrong instant leaves one more copy of
+/// the file, a secret's too, beside it. A writer that is still running keeps its file. Best effort:
+/// a leftover that cannot be removed stays until the next write.
+fn remove_stale_temps(dir: &Path, target: &Path) {
+    let Some(name) = target.file_name().map(|n| n.to_string_lossy().into_owned()) else { return };
+    let prefix = format!(".{name}.tmp-");
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(rest) = file_name.to_str().and_then(|n| n.strip_prefix(&prefix)) else { continue };
+        let Some(pid) = rest.split_once('-').and_then(|(pid, n)| {
+            n.parse::<u32>().ok()?;
+            pid.parse::<u32>().ok()
+        }) else {
+            continue;
+        };
+        let gone = match crate::sys::procfs::stat(pid) {
+            Ok(stat) => stat.is_dead(),
+            Err(err) => err.kind() == io::ErrorKind::NotFound,
+        };
+        if pid != std::process::id() && gone {
+            log::info!("removing {}: left by a writer that was killed", entry.path().display());
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// Opens a fresh temporary file beside `target`, named `.<name>.tmp-<pid>-<n>` so that a crash
 /// leftover is recognisable and can never be mistaken for the real file.
 fn create_temp(dir: &Path, target: &Path) -> Result<(PathBuf, File)> {
@@ -116,6 +145,24 @@ fn create_temp(dir: &Path, target: &Path) -> Result<(PathBuf, File)> {
 mod tests {
     use super::*;
     use crate::testutil::TempDir;
+
+    #[test]
+    fn a_write_removes_the_temporary_files_killed_writers_left() {
+        let dir = TempDir::new("store-stale");
+        let target = dir.path().join("config.json");
+        // A pid above pid_max (4194304 at most) is certainly no running process.
+        let dead = dir.path().join(".config.json.tmp-4999999-0");
+        let live = dir.path().join(format!(".config.json.tmp-{}-999", std::process::id()));
+        let other = dir.path().join(".other.json.tmp-4999999-0");
+        for leftover in [&dead, &live, &other] {
+            fs::write(leftover, b"half").unwrap();
+        }
+        replace(&target, b"new", Mode::Preserve).unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"new");
+        assert!(!dead.exists(), "a dead writer's temporary file stays");
+        assert!(live.exists(), "a running writer's temporary file was removed");
+        assert!(other.exists(), "another file's temporary file was removed");
+    }
 
     #[test]
     fn replaces_content_and_keeps_mode() {

@@ -381,6 +381,32 @@ impl fmt::Display for BackupName {
     }
 }
 
+/// The longest message line [`console_line`] lets through, in bytes.
+pub const CONSOLE_LINE_MAX: usize = 1024;
+
+/// A whole message made safe for the console, as the last step before it is printed: control
+/// characters (a newline too: a message is one line) become `\xNN` (`\u{NNNN}` beyond ASCII)
+/// escapes, and a message longer than [`CONSOLE_LINE_MAX`] bytes is cut with `...`. Unlike
+/// [`printable`] it keeps non-ASCII text, since messages may quote file names.
+pub fn console_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(CONSOLE_LINE_MAX + 8));
+    for ch in text.chars() {
+        if out.len() >= CONSOLE_LINE_MAX {
+            out.push_str("...");
+            break;
+        }
+        match ch {
+            c if c.is_ascii_control() => out.push_str(&format!("\\x{:02x}", u32::from(c))),
+            // C1 controls and the bidirectional overrides/isolates that reorder what is shown.
+            c if c.is_control() || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') => {
+                out.push_str(&format!("\\u{{{:04x}}}", u32::from(c)))
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// `text` made safe to echo in a one-line message: control characters and non-ASCII become
 /// `\xNN` escapes, and very long values are cut, so an error can never carry a terminal escape
 /// sequence or flood a serial console.
@@ -404,6 +430,17 @@ pub fn printable(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn console_line_escapes_controls_and_cuts_floods() {
+        assert_eq!(console_line("plain: caf\u{e9} ok"), "plain: caf\u{e9} ok");
+        assert_eq!(console_line("a\nb\r\x1b[2J\x07\x7f"), "a\\x0ab\\x0d\\x1b[2J\\x07\\x7f");
+        assert_eq!(console_line("\u{202e}lo\u{85}"), "\\u{202e}lo\\u{0085}");
+        let flood = console_line(&"a".repeat(100 * 1024));
+        assert_eq!(flood.len(), CONSOLE_LINE_MAX + 3);
+        assert!(flood.ends_with("..."));
+        assert_eq!(console_line(&"é".repeat(1000)).len(), CONSOLE_LINE_MAX + 3);
+    }
 
     #[test]
     fn user_names() {

@@ -23,6 +23,7 @@ use crate::context::Context;
 use crate::error::{exit, Error};
 use crate::paths::RootDir;
 use crate::role::Role;
+use crate::validate::console_line;
 use std::ffi::OsString;
 use std::io::Write;
 
@@ -612,11 +613,18 @@ pub fn print_early_exit(command: &str, early: &argh::EarlyExit) -> u8 {
         // Commands that keep the reference CLI's Python argparse interface (`network limit`)
         // print argparse's two lines, the usage and `PROG: error: …`, as they are.
         Err(()) if early.output.starts_with("usage: ") => {
-            let _ = std::io::stderr().write_all(early.output.as_bytes());
+            let (usage, error) = early.output.split_once('\n').unwrap_or((&early.output, ""));
+            let _ = writeln!(
+                std::io::stderr(),
+                "{}\n{}",
+                console_line(usage),
+                console_line(&one_line(error))
+            );
             exit::USAGE
         }
         Err(()) => {
-            let _ = writeln!(std::io::stderr(), "sensorctl: {command}: {}", one_line(&early.output));
+            // argh quotes the offending argument as it was: escape it for the console.
+            let _ = writeln!(std::io::stderr(), "{}", console_line(&format!("sensorctl: {command}: {}", one_line(&early.output))));
             exit::USAGE
         }
     }
@@ -636,10 +644,12 @@ pub fn report(command: &str, err: &Error) -> u8 {
             return exit::OK;
         }
     }
-    let _ = match command {
-        "" => writeln!(std::io::stderr(), "sensorctl: {err}"),
-        _ => writeln!(std::io::stderr(), "sensorctl: {command}: {err}"),
+    // Errors quote what they were given (paths, values): one line, no terminal escapes.
+    let line = match command {
+        "" => format!("sensorctl: {err}"),
+        _ => format!("sensorctl: {command}: {err}"),
     };
+    let _ = writeln!(std::io::stderr(), "{}", console_line(&line));
     err.exit_code()
 }
 
