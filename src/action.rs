@@ -120,6 +120,45 @@ impl ActionKind {
         ActionKind::Auth,
         ActionKind::PackageTools,
     ];
+
+    /// The action's name in the audit log (`action=…`), for every kind: any denial is audited.
+    pub fn audit_name(self) -> &'static str {
+        use ActionKind as A;
+        match self {
+            A::Sanity => "sanity",
+            A::Reboot => "reboot",
+            A::Shutdown => "shutdown",
+            A::Version => "version",
+            A::Date => "date",
+            A::NtpEnable => "ntp-enable",
+            A::NtpDisable => "ntp-disable",
+            A::NtpStatus => "ntp-status",
+            A::PasswordReset => "password-reset",
+            A::OwnPassword => "passwd",
+            A::LoginProtection => "login-protection",
+            A::NetworkValidate => "network-validate",
+            A::Ping => "ping",
+            A::NetworkBlink => "network-blink",
+            A::NetworkList => "network-list",
+            A::InternetCheck => "internet-check",
+            A::NetworkLoad => "network-load",
+            A::NetworkLimit => "network-limit",
+            A::NetworkReconfigure => "network-reconfigure",
+            A::CertImport => "cert-import",
+            A::CertSelfSigned => "cert-self-signed",
+            A::CertShow => "cert-show",
+            A::Upgrade => "upgrade",
+            A::BackupCreate => "backup",
+            A::BackupList => "backup-list",
+            A::BackupRestore => "restore",
+            A::BackupSpace => "backup-space",
+            A::Shell => "shell",
+            A::Daemon => "daemon",
+            A::Install => "install",
+            A::Auth => "login",
+            A::PackageTools => "package",
+        }
+    }
 }
 
 /// The policy table: which roles besides root may run each action. Root may run everything.
@@ -470,6 +509,34 @@ impl Action {
             | Action::Install { .. } => None,
         }
     }
+
+    /// The audit entry of a denied attempt: [`Action::audit_entry`]'s, else the kind's name
+    /// and, where the action has one, what it was aimed at.
+    pub fn denial_entry(&self) -> (&'static str, String) {
+        if let Some(entry) = self.audit_entry() {
+            return entry;
+        }
+        let target = match self {
+            Action::NetworkBlink { interface, .. } => interface.clone(),
+            Action::NetworkLoad { interface: Some(interface), .. } => interface.clone(),
+            Action::Ping { address, .. } => address.clone(),
+            Action::NtpEnable { server } | Action::NtpDisable { server } => server.clone(),
+            Action::NtpQuery { server, .. } => server.clone(),
+            Action::Install { dir } => dir.clone(),
+            _ => "-".to_string(),
+        };
+        (self.kind().audit_name(), target)
+    }
+}
+
+/// The `result=` of an audit entry for how an action ended (the daemon's scheduled work).
+pub fn audit_result(result: &Result<Status>) -> String {
+    match result {
+        Ok(Status::Ok) => "ok".to_string(),
+        Ok(Status::Problem) => "problem".to_string(),
+        Err(Error::Denied { .. }) => "denied".to_string(),
+        Err(err) => format!("failed: {err}"),
+    }
 }
 
 /// How a command that ran to the end came out.
@@ -492,12 +559,12 @@ pub fn perform(action: &Action, ctx: &Context, out: &mut dyn Write) -> Result<St
     }
 }
 
-/// check → authorize → act: the one way any action is executed.
+/// check → authorize → act: the one way any action is executed. Every denial is audited,
+/// whatever the kind.
 pub fn run(action: &Action, ctx: &Context, out: &mut dyn Write) -> Result<Status> {
     if let Err(denied) = authorize(ctx.caller.role, action.kind()) {
-        if let Some((name, target)) = action.audit_entry() {
-            crate::audit::record(ctx, name, &target, "denied");
-        }
+        let (name, target) = action.denial_entry();
+        crate::audit::record(ctx, name, &target, "denied");
         return Err(denied);
     }
     // The kind only: an action may carry a password.
@@ -760,6 +827,39 @@ mod tests {
             assert_eq!(Action::deserialize_json(&wire).unwrap(), action, "{wire}");
         }
         assert!(Action::deserialize_json("{\"Bogus\":{}}").is_err());
+    }
+
+    #[test]
+    fn every_denial_has_an_audit_entry_named_after_its_kind() {
+        let mut names: Vec<&str> = ActionKind::ALL.iter().map(|k| k.audit_name()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), ActionKind::ALL.len(), "audit names are unique");
+        for action in [
+            Action::PasswordReset { user: "support".into(), password: None, password_stdin: true, legacy_alias: false },
+            Action::OwnPassword {},
+            Action::LoginProtection { max_failed: None, window_s: None, json: false },
+            Action::Auth { pam_type: "auth".into(), user: "support".into(), rhost: None },
+            Action::NetworkLimit { interface: "eth0".into(), limit: None, clear: true },
+            Action::BackupCreate {},
+            Action::BackupRestore { file: None, yes: true, force: false },
+        ] {
+            let (name, _) = action.audit_entry().unwrap();
+            assert_eq!(name, action.kind().audit_name(), "{action:?}");
+            assert_eq!(action.denial_entry(), action.audit_entry().unwrap());
+        }
+        let blink = Action::NetworkBlink { interface: "eth1".into(), seconds: 20 };
+        assert_eq!(blink.audit_entry(), None);
+        assert_eq!(blink.denial_entry(), ("network-blink", "eth1".to_string()));
+        assert_eq!(Action::Shutdown {}.denial_entry(), ("shutdown", "-".to_string()));
+    }
+
+    #[test]
+    fn audit_results_name_the_outcome() {
+        assert_eq!(audit_result(&Ok(Status::Ok)), "ok");
+        assert_eq!(audit_result(&Ok(Status::Problem)), "problem");
+        assert_eq!(audit_result(&Err(Error::Denied { role: "support".into() })), "denied");
+        assert_eq!(audit_result(&Err(Error::Usage("bad".into()))), "failed: bad");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The append-only audit log, `<root>/var/log/sensorctl/audit.log`: one line per password
-//! change, failed or refused login, and (as their commands land) every privileged action.
+//! change, failed or refused login, action the policy denies (any kind, `result=denied`),
+//! scheduled backup, and (as their commands land) every privileged action.
 //!
 //! A line is `time uid=… user=… role=… action=… target=… result=…`, the time in ISO 8601 UTC:
 //!

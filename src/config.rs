@@ -75,6 +75,10 @@ pub struct Config {
     /// Outbound bandwidth limits set by `network limit`, applied again when the daemon starts.
     #[nserde(default)]
     pub bandwidth_limits: Vec<BandwidthLimit>,
+    /// Seconds between the daemon's scheduled backups, counted from the last backup's end
+    /// (scheduled or not); absent or 0: no scheduled backups.
+    #[nserde(default)]
+    pub backup_interval_s: Option<u64>,
 }
 
 /// The management network settings and interface roles (`network reconfigure`). Every field
@@ -141,6 +145,7 @@ impl Default for Config {
             network: None,
             backup_dir: None,
             bandwidth_limits: Vec::new(),
+            backup_interval_s: None,
         }
     }
 }
@@ -194,6 +199,11 @@ impl Config {
         store::replace(&path, text.as_bytes(), store::Mode::Preserve)
     }
 
+    /// How often the daemon backs up the data paths; `None` when scheduled backups are off.
+    pub fn backup_interval(&self) -> Option<std::time::Duration> {
+        self.backup_interval_s.filter(|&s| s > 0).map(std::time::Duration::from_secs)
+    }
+
     /// How often the daemon syncs the clock.
     pub fn ntp_poll_interval(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.ntp_poll_interval_s.unwrap_or(1024).clamp(16, 86_400))
@@ -230,10 +240,12 @@ mod tests {
             shell_idle_timeout_s: Some(60),
             ntp_servers: vec!["192.0.2.10".into(), "127.0.0.1".into()],
             bandwidth_limits: vec![BandwidthLimit { interface: "eth0".into(), limit: "30kbit".into(), bytes_per_second: 3750 }],
+            backup_interval_s: Some(86_400),
             ..Config::default()
         };
         config.save(&root).unwrap();
         assert_eq!(Config::load(&root).unwrap(), config);
+        assert_eq!(config.backup_interval(), Some(std::time::Duration::from_secs(86_400)));
         let config = Config {
             network: Some(NetworkConfig {
                 interface: "eth0".into(),
@@ -249,6 +261,15 @@ mod tests {
         };
         config.save(&root).unwrap();
         assert_eq!(Config::load(&root).unwrap(), config);
+    }
+
+    #[test]
+    fn scheduled_backups_are_off_when_the_interval_is_absent_or_zero() {
+        assert_eq!(Config::default().backup_interval(), None);
+        let config = Config::deserialize_json(r#"{"version": 1, "backup_interval_s": 0}"#).unwrap();
+        assert_eq!(config.backup_interval(), None);
+        let config = Config::deserialize_json(r#"{"version": 1, "backup_interval_s": 2}"#).unwrap();
+        assert_eq!(config.backup_interval(), Some(std::time::Duration::from_secs(2)));
     }
 
     #[test]

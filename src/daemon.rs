@@ -17,7 +17,14 @@
 //! reply, never a crash.
 //!
 //! The executor is smol's: connections are async tasks on an epoll reactor (an idle daemon
-//! sleeps in the kernel); each action runs on smol's blocking pool, as the CLI would run it.
+//! sleeps in the kernel); each action runs on a thread of its own, as the CLI would run it.
+//!
+//! Before it binds the socket, [`startup`] puts back what a power cut or reboot undoes: it
+//! finishes (or clears) an interrupted restore, then applies the stored management network
+//! settings and bandwidth limits, then commits or rolls back a pending upgrade. Scheduled work runs on timers: the NTP sync (config
+//! `ntp_poll_interval_s`) and backups (config `backup_interval_s`, off when absent or 0; an
+//! interval after the last backup ended; SIGHUP re-reads it), each backup under the same lock as
+//! backups and restores through the socket, with its status recorded and an audit line.
 //!
 //! Needs root: it runs every action a caller's role allows.
 #![forbid(unsafe_code)]
@@ -101,7 +108,7 @@ pub struct Answer {
     pub eof: bool,
 }
 
-/// What an action running on the blocking pool hands to its connection.
+/// What an action running on its own thread hands to its connection.
 enum Event {
     Line(String),
     Prompt { text: String, secret: bool },
@@ -166,6 +173,9 @@ pub fn group_id(root: &RootDir, group: &str) -> Option<u32> {
 
 /// Serves the socket until killed.
 pub fn run(ctx: &Context, out: &mut dyn Write) -> Result<Status> {
+    startup(ctx, out);
+    // Finishing a restore may have swapped another config in: read it afresh.
+    let ctx = &ctx.refreshed();
     let path = socket_path(&ctx.root);
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
     let board = ctx.board()?;
@@ -189,18 +199,6 @@ pub fn run(ctx: &Context, out: &mut dyn Write) -> Result<Status> {
         crate::sys::signal::number::HUP,
     ])
     .map_err(|e| Error::io("install signal handlers", "SIGTERM", e))?;
-    // What must hold after every boot: the stored bandwidth limits (tc state does not survive
-    // a reboot). A failure is logged; the daemon serves anyway. Done before the socket
-    // exists, so that a client that can connect sees them in place.
-    match crate::limit::apply_stored_limits(ctx) {
-        Ok(0) => {}
-        Ok(applied) => log::info!("applied {applied} stored bandwidth limit(s)"),
-        Err(err) => log::error!("applying the stored bandwidth limits: {err}"),
-    }
-    // A pending software upgrade is committed if healthy, else rolled back (issue 10).
-    if let Err(err) = crate::upgrade::on_start(ctx, out) {
-        log::error!("upgrade commit/rollback at start: {err}");
-    }
     let listener = UnixListener::bind(&path).map_err(|e| Error::io("bind", &path, e))?;
     secure(&path, 0o660, gid)?;
     let mut watchdog = match &board.watchdog {
@@ -219,6 +217,7 @@ pub fn run(ctx: &Context, out: &mut dyn Write) -> Result<Status> {
     });
     emit(out, &format!("sensord: serving {}", path.display()))?;
     out.flush().map_err(|e| Error::io("write", "standard output", e))?;
+    let (reloaded_tx, reloaded_rx) = smol::channel::bounded::<()>(1);
     let served = smol::block_on(async {
         let listener = Async::new(listener).map_err(|e| Error::io("register", &path, e))?;
         let accept_loop = async {
@@ -243,7 +242,11 @@ pub fn run(ctx: &Context, out: &mut dyn Write) -> Result<Status> {
                 use smol::io::AsyncReadExt;
                 signals.read_exact(&mut byte).await.map_err(|e| Error::io("read", "signal pipe", e))?;
                 match i32::from(byte[0]) {
-                    crate::sys::signal::number::HUP => reload(&daemon.root),
+                    crate::sys::signal::number::HUP => {
+                        reload(&daemon.root);
+                        // The backup schedule reads the config again (one wake-up is enough).
+                        let _ = reloaded_tx.try_send(());
+                    }
                     signal => {
                         log::info!("signal {signal}: stopping");
                         return Ok::<(), Error>(());
@@ -269,11 +272,40 @@ pub fn run(ctx: &Context, out: &mut dyn Write) -> Result<Status> {
             loop {
                 // At start first: an appliance may boot with a clock far off.
                 let (root, spec) = (daemon.root.clone(), daemon.board_spec.clone());
-                let interval = smol::unblock(move || scheduled_ntp_sync(root, spec)).await;
+                let interval = on_thread("sensord-ntp", move || scheduled_ntp_sync(root, spec))
+                    .await
+                    .unwrap_or(Duration::from_secs(60));
                 smol::Timer::after(interval).await;
             }
         };
-        let work = smol::future::or(keepalive, ntp_loop);
+        let backup_loop = async {
+            // When the last attempt ended (ms since the epoch): one that failed before
+            // recording its status must not be retried at once.
+            let mut last_attempt_ms = 0;
+            loop {
+                let (root, spec) = (daemon.root.clone(), daemon.board_spec.clone());
+                let next = on_thread("sensord-schedule", move || next_scheduled_backup(root, spec, last_attempt_ms));
+                match next.await.unwrap_or(Schedule::Wait(Duration::from_secs(60))) {
+                    Schedule::Off => {
+                        let _ = reloaded_rx.recv().await;
+                    }
+                    Schedule::Wait(wait) => {
+                        let timer = async {
+                            smol::Timer::after(wait).await;
+                        };
+                        let reloaded = async {
+                            let _ = reloaded_rx.recv().await;
+                        };
+                        smol::future::or(timer, reloaded).await;
+                    }
+                    Schedule::Due => {
+                        daemon.scheduled_backup().await;
+                        last_attempt_ms = crate::backup::now_ms();
+                    }
+                }
+            }
+        };
+        let work = smol::future::or(smol::future::or(keepalive, ntp_loop), backup_loop);
         smol::future::or(smol::future::or(accept_loop, signal_loop), work).await
     });
     supervisor.stop();
@@ -283,6 +315,96 @@ pub fn run(ctx: &Context, out: &mut dyn Write) -> Result<Status> {
     }
     let _ = std::fs::remove_file(&path);
     served.map(|()| Status::Ok)
+}
+
+/// What must hold after every boot (or after the daemon was killed and started again), done
+/// before the socket exists so that a client that can connect sees it in place. Each step's
+/// failure is logged, and the daemon serves anyway: a sensor that cannot be reached is worse.
+fn startup(ctx: &Context, out: &mut dyn Write) {
+    // First: a restore cut off by a power failure may have left its swap half done, and the
+    // config itself is among the data it swaps.
+    let mut said = Vec::new();
+    let recovered = crate::backup::Settings::of(ctx).and_then(|settings| {
+        let _lock = crate::backup::lock(&settings)?;
+        crate::backup::restore::recover(&settings, &mut said)
+    });
+    log_lines("restore recovery", &said);
+    if let Err(err) = recovered {
+        log::error!("finishing an interrupted restore: {err}");
+    }
+    // The stored state the kernel forgets at a reboot, read from the config as it now is.
+    let ctx = &ctx.refreshed();
+    let mut said = Vec::new();
+    let applied = crate::netconf::apply_stored(ctx, &mut said);
+    log_lines("network settings", &said);
+    match applied {
+        Ok(false) => {}
+        Ok(true) => log::info!("applied the stored management network settings"),
+        Err(err) => log::error!("applying the stored management network settings: {err}"),
+    }
+    match crate::limit::apply_stored_limits(ctx) {
+        Ok(0) => {}
+        Ok(applied) => log::info!("applied {applied} stored bandwidth limit(s)"),
+        Err(err) => log::error!("applying the stored bandwidth limits: {err}"),
+    }
+    // A pending software upgrade is committed if healthy, else rolled back (issue 10).
+    if let Err(err) = crate::upgrade::on_start(ctx, out) {
+        log::error!("upgrade commit/rollback at start: {err}");
+    }
+}
+
+/// Logs the output lines of work the daemon did on its own.
+fn log_lines(what: &str, output: &[u8]) {
+    for line in String::from_utf8_lossy(output).lines() {
+        log::info!("{what}: {line}");
+    }
+}
+
+/// What the backup schedule does next.
+enum Schedule {
+    /// No interval configured: wait for SIGHUP.
+    Off,
+    /// The next backup is due in this long (or when the config is reloaded).
+    Wait(Duration),
+    /// A backup is due now.
+    Due,
+}
+
+/// When the next scheduled backup is due: one interval after the last backup ended (as
+/// recorded, by any backup) or the last scheduled attempt ended, whichever is later.
+fn next_scheduled_backup(root: RootDir, board_spec: Option<String>, last_attempt_ms: u64) -> Schedule {
+    let ctx = match Context::for_uid(root, board_spec, None, 0) {
+        Ok(ctx) => ctx,
+        Err(err) => {
+            log::error!("backup schedule: {err}");
+            return Schedule::Off;
+        }
+    };
+    let interval = match ctx.config() {
+        Ok(config) => match config.backup_interval() {
+            Some(interval) => interval,
+            None => return Schedule::Off,
+        },
+        Err(err) => {
+            log::error!("backup schedule: {err}");
+            return Schedule::Off;
+        }
+    };
+    let last_ms = match crate::backup::read_state(&ctx) {
+        Ok(state) => state.map_or(0, |s| s.last_epoch_ms),
+        Err(err) => {
+            log::warn!("backup schedule: {err}");
+            0
+        }
+    };
+    let due_ms = last_ms.max(last_attempt_ms).saturating_add(u64::try_from(interval.as_millis()).unwrap_or(u64::MAX));
+    let now_ms = crate::backup::now_ms();
+    if now_ms >= due_ms {
+        Schedule::Due
+    } else {
+        // At most one interval: a clock set back must not postpone backups by as much.
+        Schedule::Wait(Duration::from_millis(due_ms - now_ms).min(interval))
+    }
 }
 
 /// One round of the daemon's time keeping: syncs with the configured NTP servers, if any, and
@@ -349,6 +471,34 @@ enum Incoming {
 }
 
 impl Daemon {
+    /// A scheduled `system backup`, as root: under the state lock that backups and restores
+    /// through the socket take, with its status recorded (by the backup) and an audit entry.
+    /// It runs on a thread of its own, because a backup lowers its thread's priority for good.
+    async fn scheduled_backup(self: &Arc<Self>) {
+        let daemon = Arc::clone(self);
+        let backup = on_thread("sensord-backup", move || {
+            let _one_at_a_time = daemon.state_lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let ctx = match Context::for_uid(daemon.root.clone(), daemon.board_spec.clone(), None, 0) {
+                Ok(ctx) => ctx,
+                Err(err) => {
+                    log::error!("scheduled backup: {err}");
+                    return;
+                }
+            };
+            log::info!("scheduled backup: starting");
+            let mut said = Vec::new();
+            let result = crate::backup::create::run(&ctx, &mut said);
+            log_lines("scheduled backup", &said);
+            let outcome = action::audit_result(&result);
+            crate::audit::record(&ctx, ActionKind::BackupCreate.audit_name(), "scheduled", &outcome);
+            match result {
+                Ok(_) => log::info!("scheduled backup: done"),
+                Err(err) => log::error!("scheduled backup: {err}"),
+            }
+        });
+        backup.await;
+    }
+
     async fn serve(self: Arc<Self>, stream: Async<UnixStream>) {
         let active = self.active.fetch_add(1, Ordering::SeqCst) + 1;
         let _slot = Slot(&self.active);
@@ -411,7 +561,7 @@ impl Daemon {
         let (answers_tx, answers_rx) = smol::channel::unbounded::<Answer>();
         let asker = RemoteAsker { events: events_tx.clone(), answers: answers_rx };
         let daemon = Arc::clone(self);
-        let task = smol::unblock(move || daemon.run_for(request.action, uid, events_tx, asker));
+        let task = on_thread("sensord-request", move || daemon.run_for(request.action, uid, events_tx, asker));
         // Forward the action's output and questions; meanwhile the caller may send answers.
         let mut caller_gone = false;
         loop {
@@ -439,11 +589,12 @@ impl Daemon {
                 }
             }
         }
-        let (exit, error) = task.await;
+        let (exit, error) =
+            task.await.unwrap_or_else(|| (exit::TEMPFAIL, "the daemon could not start a thread for it".to_string()));
         send(writer, &Reply::Done { id, exit, error }).await
     }
 
-    /// On the blocking pool: establish the caller, check the policy, act.
+    /// On the request's thread: establish the caller, check the policy, act.
     fn run_for(&self, action: Action, uid: u32, events: smol::channel::Sender<Event>, asker: RemoteAsker) -> (u8, String) {
         let mut out = LineSender { events, partial: Vec::new() };
         let result = (|| {
@@ -475,6 +626,23 @@ impl Daemon {
             }
         }
     }
+}
+
+/// Runs `work` on a thread of its own, started now, and gives its result (`None` if no thread
+/// could be started). Not smol's blocking pool: its idle threads wake every 500 ms for as long
+/// as the process lives; these end with their work, so an idle daemon sleeps in epoll.
+fn on_thread<T: Send + 'static>(
+    name: &str,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> impl std::future::Future<Output = Option<T>> {
+    let (done_tx, done_rx) = smol::channel::bounded(1);
+    let spawned = std::thread::Builder::new().name(name.to_string()).spawn(move || {
+        let _ = done_tx.send_blocking(work());
+    });
+    if let Err(err) = spawned {
+        log::error!("cannot start a thread for {name}: {err}");
+    }
+    async move { done_rx.recv().await.ok() }
 }
 
 /// Frees a connection slot when the connection ends, however it ends.

@@ -870,6 +870,24 @@ fn missing_dirs(dir: &Path) -> Vec<PathBuf> {
 /// `network reconfigure`, the executor's half: validates `settings` again (syntax was checked
 /// when they were parsed), then applies them as the module doc describes.
 pub fn reconfigure(ctx: &Context, settings: &Settings, out: &mut dyn Write) -> Result<Status> {
+    transact(ctx, settings, true, out)
+}
+
+/// The daemon's start: applies the settings `network reconfigure` stored in the config again
+/// (addresses and routes do not survive a reboot, and a resolver file may have been replaced),
+/// with the same transaction and rollback, leaving the config as it is. `Ok(false)` when the
+/// config has no network settings.
+pub fn apply_stored(ctx: &Context, out: &mut dyn Write) -> Result<bool> {
+    let config = Config::load(&ctx.root)?;
+    let Some(settings) = Settings::from_config(&config, ctx.board()?, &Config::path(&ctx.root))? else {
+        return Ok(false);
+    };
+    transact(ctx, &settings, false, out)?;
+    Ok(true)
+}
+
+/// Applies `settings`; with `save`, records them in the config as the last step.
+fn transact(ctx: &Context, settings: &Settings, save: bool, out: &mut dyn Write) -> Result<Status> {
     settings.check()?;
     let mut socket = open_socket()?;
     let before = Kernel::read(&mut socket)?;
@@ -921,6 +939,9 @@ pub fn reconfigure(ctx: &Context, settings: &Settings, out: &mut dyn Write) -> R
     tx.say("Applying network settings:");
     let applied =
         apply(&mut tx, settings, &wanted, &remove, &resolver_path, resolver_old, &backup_path).and_then(|()| {
+            if !save {
+                return Ok(());
+            }
             config.network = Some(settings.to_config());
             config.backup_dir = Some(settings.backup_dir.to_string());
             config.save(&ctx.root).map_err(|e| format!("config: {e}"))?;

@@ -20,7 +20,7 @@
 //!
 //! The waits are plain blocking sleeps to deadlines one second apart on the monotonic clock
 //! (so that they do not drift), not smol timers: an action runs synchronously, on the caller's
-//! thread or, in the daemon, on smol's blocking pool (`smol::unblock`), so the sleep holds only
+//! thread or, in the daemon, on the request's own thread, so the sleep holds only
 //! that thread and the daemon's reactor goes on serving; a timer would need a `block_on` there
 //! to do the same thing.
 //!

@@ -87,9 +87,12 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn start(root: &Path) -> Daemon {
+        Daemon::start_with(sensorctl(root, &["daemon"]).command(), root)
+    }
+    /// The daemon started by `command` (inside a network namespace, say), serving `root`.
+    pub fn start_with(mut command: Command, root: &Path) -> Daemon {
         let socket = root.join("run/sensorctl/sensord.sock");
-        let child = sensorctl(root, &["daemon"])
-            .command()
+        let child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
