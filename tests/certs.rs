@@ -462,6 +462,17 @@ fn encrypted_keys_need_their_passphrase_and_it_can_be_reused() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stdout.contains("the key is not encrypted"), "{}", run.stdout);
     assert!(!app.active_dir().unwrap().join("passphrase").exists());
+
+    // Every import that reaches the executor is audited, refusals too (bad flags are refused
+    // while parsing, before there is an action), under the certificate's SHA-256 fingerprint as
+    // openssl computes it, and no passphrase ever reaches the log.
+    let audit = std::fs::read_to_string(app.root.path().join("var/log/sensorctl/audit.log")).unwrap();
+    let fingerprint = fx.ssl(&["x509", "-noout", "-fingerprint", "-sha256", "-in", &crt]);
+    let fingerprint = fingerprint.trim().rsplit('=').next().unwrap();
+    assert!(audit.lines().any(|l| l.contains("action=cert-import") && l.contains(&format!("target={fingerprint} result=\"ok: installed in "))), "{audit}");
+    assert_eq!(audit.lines().filter(|l| l.contains("action=cert-import") && l.contains("result=\"refused: ")).count(), 3, "{audit}");
+    assert_eq!(audit.lines().filter(|l| l.contains("action=cert-import") && l.contains("result=\"failed: ")).count(), 1, "{audit}");
+    assert!(!audit.contains("Pass(1)") && !audit.contains("bad$pass"), "a passphrase in the audit log: {audit}");
 }
 
 #[test]
