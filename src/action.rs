@@ -354,6 +354,26 @@ pub enum Action {
         /// Accept a backup of another board or a newer major version.
         force: bool,
     },
+    /// Check and install a TLS certificate and its key, and make them active.
+    CertImport {
+        /// The certificate file's contents, base64 (read by the caller, with its permissions).
+        crt: String,
+        /// The private key file's contents, base64.
+        key: String,
+        /// The chain file's contents, base64.
+        chain: Option<String>,
+        /// The key's passphrase (validated again on execution).
+        pass: Option<String>,
+        /// Use the passphrase stored with the previous certificate.
+        passphrase_set: bool,
+    },
+    /// Create a self-signed certificate and make it active.
+    CertSelfSigned {},
+    /// Show the active certificate.
+    CertShow {
+        /// Structured output.
+        json: bool,
+    },
     /// Create the alias symlinks in a directory.
     Install {
         /// The directory (as given; created symlinks point at this executable).
@@ -463,6 +483,9 @@ impl Action {
             Action::Auth { .. } => ActionKind::Auth,
             Action::Upgrade { .. } => ActionKind::Upgrade,
             Action::PackageKeygen { .. } | Action::PackageBuild { .. } => ActionKind::PackageTools,
+            Action::CertImport { .. } => ActionKind::CertImport,
+            Action::CertSelfSigned {} => ActionKind::CertSelfSigned,
+            Action::CertShow { .. } => ActionKind::CertShow,
         }
     }
 
@@ -487,6 +510,8 @@ impl Action {
                 _ => None,
             },
             Action::PackageKeygen { .. } | Action::PackageBuild { .. } => None,
+            Action::CertImport { .. } => Some(("cert-import", "-".to_string())),
+            Action::CertSelfSigned {} => Some(("cert-self-signed", "-".to_string())),
             Action::Version { .. }
             | Action::Date { .. }
             | Action::Sanity { .. }
@@ -506,6 +531,7 @@ impl Action {
             | Action::NetworkLoad { .. }
             | Action::BackupList { .. }
             | Action::BackupSpace { .. }
+            | Action::CertShow { .. }
             | Action::Install { .. } => None,
         }
     }
@@ -677,6 +703,19 @@ pub fn run(action: &Action, ctx: &Context, out: &mut dyn Write) -> Result<Status
             },
             out,
         ),
+        Action::CertImport { crt, key, chain, pass, passphrase_set } => {
+            // Re-validated: an Action may also arrive over the daemon's socket.
+            let request = crate::certs::ImportRequest::from_action(
+                crt,
+                key,
+                chain.as_deref(),
+                pass.as_deref(),
+                *passphrase_set,
+            )?;
+            crate::certs::import(ctx, &request, out)
+        }
+        Action::CertSelfSigned {} => crate::certs::self_signed(ctx, out),
+        Action::CertShow { json } => crate::certs::show(ctx, *json, out),
     }
 }
 
@@ -822,6 +861,22 @@ mod tests {
                 dir: "d".into(),
                 output: "o".into(),
             },
+            Action::CertImport {
+                crt: "Q1JU".into(),
+                key: "S0VZ".into(),
+                chain: None,
+                pass: None,
+                passphrase_set: true,
+            },
+            Action::CertImport {
+                crt: "Q1JU".into(),
+                key: "S0VZ".into(),
+                chain: Some("Q0hBSU4=".into()),
+                pass: Some("p#1".into()),
+                passphrase_set: false,
+            },
+            Action::CertSelfSigned {},
+            Action::CertShow { json: true },
         ] {
             let wire = action.serialize_json();
             assert_eq!(Action::deserialize_json(&wire).unwrap(), action, "{wire}");

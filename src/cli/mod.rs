@@ -8,6 +8,7 @@
 //! Pure until [`main`] establishes the context and runs the action; needs no privileges itself.
 #![forbid(unsafe_code)]
 
+pub mod cert;
 pub mod daemon;
 pub mod backup;
 pub mod install;
@@ -290,6 +291,27 @@ pub static COMMANDS: &[Command] = &[
         kind: ActionKind::NetworkLimit,
         summary: "set or clear an interface's outbound bandwidth limit",
         parse: network::parse_limit,
+    },
+    Command {
+        path: &["cert", "import"],
+        aliases: &["cyberx-xsense-certificate-import"],
+        kind: ActionKind::CertImport,
+        summary: "check and install a TLS certificate and its key, and make them active",
+        parse: cert::parse_import,
+    },
+    Command {
+        path: &["cert", "self-signed"],
+        aliases: &["cyberx-xsense-create-self-signed-certificate"],
+        kind: ActionKind::CertSelfSigned,
+        summary: "create a self-signed certificate (ECDSA P-256) and make it active",
+        parse: cert::parse_self_signed,
+    },
+    Command {
+        path: &["cert", "show"],
+        aliases: &[],
+        kind: ActionKind::CertShow,
+        summary: "show the active TLS certificate",
+        parse: cert::parse_show,
     },
     Command {
         path: &["shell"],

@@ -9,6 +9,7 @@
 pub mod clock;
 pub mod ethtool;
 pub mod filelock;
+pub mod flock;
 pub mod fs;
 pub mod icmp;
 pub mod ids;
