@@ -47,6 +47,16 @@ fn snapshot(top: &Path) -> Vec<String> {
 fn place() -> &'static Place {
     static PLACE: OnceLock<Place> = OnceLock::new();
     PLACE.get_or_init(|| {
+        // libFuzzer ends the process with exit(), so no destructor removes the dir: remove the
+        // dirs of fuzzers that are gone instead.
+        for entry in fs::read_dir(std::env::temp_dir()).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(pid) = name.strip_prefix("sensorctl-fuzz-restore-") {
+                if !Path::new("/proc").join(pid).exists() {
+                    let _ = fs::remove_dir_all(entry.path());
+                }
+            }
+        }
         let top = std::env::temp_dir().join(format!("sensorctl-fuzz-restore-{}", std::process::id()));
         let _ = fs::remove_dir_all(&top);
         let root = top.join("root");
