@@ -880,6 +880,9 @@ mod tests {
         ] {
             let wire = action.serialize_json();
             assert_eq!(Action::deserialize_json(&wire).unwrap(), action, "{wire}");
+            // As the daemon decodes it: nanoserde's own output must pass the syntax check.
+            let request = crate::daemon::Request { id: 3, action: action.clone() }.serialize_json();
+            assert_eq!(crate::json::decode::<crate::daemon::Request>(&request).unwrap().action, action, "{request}");
         }
         assert!(Action::deserialize_json("{\"Bogus\":{}}").is_err());
     }

@@ -302,7 +302,7 @@ impl Board {
     /// Parses and validates a board file's text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &Path) -> Result<Board> {
         let bad = |why: String| Error::BadFile { path: origin.to_path_buf(), why };
-        let raw = RawBoard::deserialize_json(text).map_err(|e| bad(format!("not a valid board file: {e}")))?;
+        let raw = crate::json::decode::<RawBoard>(text).map_err(|e| bad(format!("not a valid board file: {e}")))?;
         if raw.format != FORMAT {
             return Err(bad(format!("board format {} is not supported (this build reads {FORMAT})", raw.format)));
         }

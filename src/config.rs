@@ -164,9 +164,14 @@ impl Config {
             Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Config::default()),
             Err(err) => return Err(Error::io("read config", &path, err)),
         };
-        let bad = |why: String| Error::BadFile { path: path.clone(), why };
+        Config::parse(text, &path)
+    }
+
+    /// Parses and checks the bytes of a config file; `path` names it in errors.
+    pub fn parse(text: Vec<u8>, path: &std::path::Path) -> Result<Config> {
+        let bad = |why: String| Error::BadFile { path: path.to_path_buf(), why };
         let text = String::from_utf8(text).map_err(|_| bad("not UTF-8 text".to_string()))?;
-        let config = Config::deserialize_json(&text).map_err(|e| bad(format!("not a valid config file: {e}")))?;
+        let config = crate::json::decode::<Config>(&text).map_err(|e| bad(format!("not a valid config file: {e}")))?;
         if config.version != VERSION {
             return Err(bad(format!(
                 "config version {} is not supported (this build reads version {VERSION})",

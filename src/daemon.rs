@@ -165,6 +165,11 @@ fn served(kind: ActionKind) -> bool {
 /// The gid of `group` in `<root>/etc/group`.
 pub fn group_id(root: &RootDir, group: &str) -> Option<u32> {
     let text = std::fs::read_to_string(root.resolve("etc/group")).ok()?;
+    gid_in(&text, group)
+}
+
+/// The gid of `group` in the text of a group(5) file.
+pub fn gid_in(text: &str, group: &str) -> Option<u32> {
     text.lines().find_map(|line| {
         let fields: Vec<&str> = line.split(':').collect();
         (fields.len() >= 3 && fields[0] == group).then(|| fields[2].parse().ok()).flatten()
@@ -531,7 +536,7 @@ impl Daemon {
                 }
                 Incoming::Closed | Incoming::Idle => return,
             };
-            let request = match Request::deserialize_json(&line) {
+            let request = match crate::json::decode::<Request>(&line) {
                 Ok(request) => request,
                 Err(err) => {
                     let reply = Reply::Done { id: 0, exit: exit::USAGE, error: format!("malformed request: {err}") };
@@ -576,7 +581,7 @@ impl Daemon {
                 Ok(Ok(Event::Line(text))) => send(writer, &Reply::Line { id, text }).await?,
                 Ok(Ok(Event::Prompt { text, secret })) => send(writer, &Reply::Prompt { id, text, secret }).await?,
                 Ok(Err(_)) => break, // the action ended: every sender is gone
-                Err(Incoming::Line(line)) => match Answer::deserialize_json(&line) {
+                Err(Incoming::Line(line)) => match crate::json::decode::<Answer>(&line) {
                     Ok(answer) if answer.id == id => {
                         let _ = answers_tx.send(answer).await;
                     }
@@ -753,7 +758,7 @@ pub fn call(root: &RootDir, action: &Action, out: &mut dyn Write) -> Result<Stat
         if read == 0 {
             return Err(Error::Temporary("the daemon closed the connection before the action ended".into()));
         }
-        match Reply::deserialize_json(line.trim_end()) {
+        match crate::json::decode::<Reply>(line.trim_end()) {
             Ok(Reply::Line { text, .. }) => emit(out, &text)?,
             Ok(Reply::Prompt { id, text, secret }) => {
                 out.write_all(text.as_bytes())

@@ -22,6 +22,7 @@ pub mod health;
 pub mod info;
 pub mod install;
 pub mod internet;
+pub mod json;
 pub mod limit;
 pub mod localusers;
 pub mod login;

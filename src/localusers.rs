@@ -80,7 +80,7 @@ impl Store {
         };
         let bad = |why: String| Error::BadFile { path: path.clone(), why };
         let text = String::from_utf8(bytes).map_err(|_| bad("not UTF-8 text".to_string()))?;
-        let store = Store::deserialize_json(&text).map_err(|e| bad(format!("not a valid users file: {e}")))?;
+        let store = crate::json::decode::<Store>(&text).map_err(|e| bad(format!("not a valid users file: {e}")))?;
         if store.version != VERSION {
             return Err(bad(format!("users file version {} is not supported (this build reads version {VERSION})", store.version)));
         }

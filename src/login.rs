@@ -157,7 +157,7 @@ fn load_state(path: &PathBuf) -> Result<FailureState> {
         }
         Err(err) => return Err(Error::io("read", path, err)),
     };
-    match FailureState::deserialize_json(&text) {
+    match crate::json::decode::<FailureState>(&text) {
         Ok(state) if state.version == STATE_VERSION => Ok(state),
         // Refusing every login because the counters are damaged would lock out everyone; the
         // worst a reset does is grant an attacker a fresh count.

@@ -69,10 +69,15 @@ pub fn is_appliance_os_user(ctx: &Context, user: &UserName) -> Result<bool> {
 fn in_passwd(ctx: &Context, user: &UserName) -> Result<bool> {
     let path = ctx.root.resolve(PASSWD_FILE);
     let text = std::fs::read(&path).map_err(|e| Error::io("read", &path, e))?;
-    Ok(text.split(|&b| b == b'\n').any(|line| {
+    Ok(passwd_has(&text, user))
+}
+
+/// Whether the bytes of a passwd(5) file have a seven-field line for `user`.
+pub fn passwd_has(passwd: &[u8], user: &UserName) -> bool {
+    passwd.split(|&b| b == b'\n').any(|line| {
         let fields: Vec<&[u8]> = line.split(|&b| b == b':').collect();
         fields.len() == 7 && fields[0] == user.as_str().as_bytes()
-    }))
+    })
 }
 
 /// Which of the two password places apply to `user` (see the module table); refuses root and

@@ -834,7 +834,7 @@ fn crash_data(root: &Path, seed: u32) {
     }
     write(&root.join("var/cyberx/logs/a.log"), &bytes(2_000_000, seed, true), 0o644);
     write(&root.join("var/cyberx/baselines/b.bin"), &bytes(1_000_000, seed + 1, false), 0o644);
-    write(&root.join("etc/sensorctl/config.json"), format!("{{\"version\": 1}} {seed}\n").as_bytes(), 0o644);
+    write(&root.join("etc/sensorctl/config.json"), format!("{{\"version\": 1, \"shell_idle_timeout_s\": {}}}\n", seed + 1).as_bytes(), 0o644);
 }
 
 #[test]

@@ -122,6 +122,12 @@ fn malformed_huge_silent_and_vanishing_clients_do_not_stop_it() {
     let mut stream = connect(root.path());
     let replies = request(&mut stream, "{not json");
     assert!(replies[0].contains(r#""exit":2"#) && replies[0].contains("malformed request"), "{replies:?}");
+    // Found by fuzzing (issue 12): nanoserde aborted the daemon on the first line and hung it on
+    // the others.
+    for line in [r#"{"id":1,"x":"#, r#"{"id":1,"x":["#, "{\"id\":1,\"action\":{\0\"Version\":{}}}"] {
+        let replies = request(&mut stream, line);
+        assert!(replies[0].contains(r#""exit":2"#) && replies[0].contains("malformed request"), "{line:?}: {replies:?}");
+    }
     let replies = request(&mut stream, r#"{"id":1,"action":{"Reboot":{"now":true}}}"#);
     assert!(replies[0].contains(r#""exit":2"#), "unknown fields or actions are malformed: {replies:?}");
     let replies = request(&mut stream, r#"{"id":2,"action":{"Daemon":{}}}"#);

@@ -184,7 +184,7 @@ impl EntryLine {
 
 /// Parses a line of part A after the head.
 pub fn parse_line(text: &str) -> Result<Line, String> {
-    let line = AnyLine::deserialize_json(text).map_err(|e| format!("manifest line is not valid JSON: {e}"))?;
+    let line = crate::json::decode::<AnyLine>(text).map_err(|e| format!("manifest line is not valid JSON: {e}"))?;
     if line.end == Some(true) {
         return match (line.entries, line.files, &line.path) {
             (Some(entries), Some(files), None) => Ok(Line::End(entries, files)),

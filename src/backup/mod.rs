@@ -306,7 +306,7 @@ pub fn read_state(ctx: &Context) -> Result<Option<BackupState>> {
         Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(err) => return Err(Error::io("read", &path, err)),
     };
-    BackupState::deserialize_json(&text)
+    crate::json::decode::<BackupState>(&text)
         .map(Some)
         .map_err(|e| Error::BadFile { path, why: format!("not a valid backup state file: {e}") })
 }

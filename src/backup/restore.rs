@@ -63,7 +63,7 @@ fn open_manifest(file: &File, body_len: u64) -> std::result::Result<Lines<Member
 fn parse_head(lines: &mut Lines<MemberData<Stream<'_>>>) -> std::result::Result<Head, String> {
     let line = lines.next_line().map_err(|e| e.to_string())?.ok_or("the manifest is empty")?;
     let text = std::str::from_utf8(line).map_err(|_| "the manifest is not UTF-8")?;
-    let head = Head::deserialize_json(text).map_err(|e| format!("the manifest's first line is not valid: {e}"))?;
+    let head = crate::json::decode::<Head>(text).map_err(|e| format!("the manifest's first line is not valid: {e}"))?;
     if head.format != format::FORMAT {
         return Err(format!("backup format {} is not supported (this build reads {})", head.format, format::FORMAT));
     }
@@ -170,6 +170,24 @@ pub fn run(ctx: &Context, file: Option<&str>, yes: bool, force: bool, out: &mut 
     log::info!("swapped in and removed the previous data in {} ms", (clock() - started).as_millis());
     emit(out, &format!("Restore finished: {} files from {name}.", counts.files))?;
     Ok(Status::Ok)
+}
+
+/// For the fuzz targets only (`fuzz/`): runs the extraction and its rules over the first
+/// `body_len` bytes of `file` as `restore` would after the HMAC check (with `--force`, so the
+/// board and version checks pass), staging beside the data paths of `settings`, then removes
+/// whatever was staged. Nothing is swapped in. Returns the refusal, if any.
+#[doc(hidden)]
+pub fn stage_and_discard(board: &str, settings: &Settings, file: &File, body_len: u64) -> std::result::Result<(), String> {
+    let mut sink = io::sink();
+    let mut extraction =
+        Extraction::new(board, settings, file, body_len, true, &mut sink).map_err(|e| e.to_string())?;
+    let outcome = extraction.run();
+    extraction.discard();
+    match outcome {
+        Ok(_) => Ok(()),
+        Err(Refusal::Refused(why)) => Err(why),
+        Err(Refusal::Failed(err)) => Err(err.to_string()),
+    }
 }
 
 type Outcome<T> = std::result::Result<T, Refusal>;
@@ -613,7 +631,7 @@ pub fn recover(settings: &Settings, out: &mut dyn Write) -> Result<()> {
     let path = journal_path(settings);
     match fs::read_to_string(&path) {
         Ok(text) => {
-            let journal = Journal::deserialize_json(&text)
+            let journal = crate::json::decode::<Journal>(&text)
                 .map_err(|e| Error::BadFile { path: path.clone(), why: format!("not a valid restore journal: {e}") })?;
             emit(out, &format!("Finishing the restore interrupted at {} ...", journal.started))?;
             finish(settings, &journal, out)?;
@@ -723,6 +741,29 @@ mod tests {
         let err = recover(&settings, &mut Vec::new()).unwrap_err();
         assert!(err.to_string().contains("the restore journal does not match"), "{err}");
         assert!(journal_path(&settings).exists(), "kept for whoever checks by hand");
+    }
+
+    /// A fuzzer's find (issue 12): a manifest head line cut short inside a value made nanoserde
+    /// panic. The archive must be refused, with nothing left behind.
+    #[test]
+    fn a_broken_manifest_head_is_refused_without_a_panic() {
+        let dir = TempDir::new("restore-fuzz");
+        let tar = fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz/restore_extract-panic")).unwrap();
+        let body = crate::archive::gzip::stored_member(&tar);
+        let path = dir.path().join("backup.tar");
+        fs::write(&path, &body).unwrap();
+        let settings = Settings {
+            dir_shown: PathBuf::from("/backups"),
+            dir: dir.path().join("backups"),
+            limit: 1 << 30,
+            roots: vec![root(dir.path(), "etc/sensorctl"), root(dir.path(), "var/cyberx/keys")],
+            state_dir: dir.path().join("state"),
+        };
+        let file = File::open(&path).unwrap();
+        let refusal = stage_and_discard("generic-x86", &settings, &file, body.len() as u64).unwrap_err();
+        assert!(refusal.contains("manifest"), "{refusal}");
+        let left: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left, ["backup.tar"]);
     }
 
     #[test]

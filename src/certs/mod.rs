@@ -92,7 +92,7 @@ impl Store {
             Err(err) => return Err(Error::io("read", &path, err)),
         };
         let bad = |why: String| Error::BadFile { path: path.clone(), why };
-        let record = ActiveRecord::deserialize_json(&text).map_err(|e| bad(format!("not a valid record ({e})")))?;
+        let record = crate::json::decode::<ActiveRecord>(&text).map_err(|e| bad(format!("not a valid record ({e})")))?;
         if record.version != RECORD_VERSION {
             return Err(bad(format!("record version {} is not supported", record.version)));
         }

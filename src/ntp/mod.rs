@@ -127,7 +127,7 @@ impl NtpState {
         };
         let bad = |why: String| Error::BadFile { path: path.clone(), why };
         let text = String::from_utf8(text).map_err(|_| bad("not UTF-8 text".to_string()))?;
-        let state = NtpState::deserialize_json(&text).map_err(|e| bad(format!("not a valid NTP state file: {e}")))?;
+        let state = crate::json::decode::<NtpState>(&text).map_err(|e| bad(format!("not a valid NTP state file: {e}")))?;
         if state.version != STATE_VERSION {
             return Err(bad(format!("NTP state version {} is not supported", state.version)));
         }

@@ -95,7 +95,7 @@ impl State {
 fn read_state(ctx: &Context) -> Result<Option<State>> {
     let path = ctx.root.resolve(STATE_FILE);
     match fs::read_to_string(&path) {
-        Ok(text) => State::deserialize_json(&text)
+        Ok(text) => crate::json::decode::<State>(&text)
             .map(Some)
             .map_err(|e| Error::BadFile { path: path.clone(), why: format!("not a valid upgrade state: {e}") }),
         Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),

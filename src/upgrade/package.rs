@@ -247,7 +247,7 @@ pub fn open<'a>(file: &'a File, keys: &[[u8; 32]]) -> std::result::Result<(Manif
         return Err(refuse("its signature does not verify with any trusted key"));
     }
     let text = std::str::from_utf8(&manifest).map_err(|_| refuse("the manifest is not UTF-8"))?;
-    let manifest = Manifest::deserialize_json(text).map_err(|e| refuse(format!("the manifest is not valid: {e}")))?;
+    let manifest = crate::json::decode::<Manifest>(text).map_err(|e| refuse(format!("the manifest is not valid: {e}")))?;
     manifest.check().map_err(Refusal::Refused)?;
     Ok((manifest, tar))
 }
