@@ -245,11 +245,12 @@ pub fn lock(settings: &Settings) -> Result<File> {
 /// backup would never finish. Failing to lower them is logged, not fatal.
 pub fn lower_priority() {
     use crate::sys::priority;
-    if let Err(err) = priority::set_nice(priority::NICE_LOWEST) {
-        log::warn!("setpriority: {err}");
-    }
+    // I/O priority first: whoever sees nice 19 (ps, top, the footprint test) sees both.
     if let Err(err) = priority::set_io_priority(priority::IOPRIO_CLASS_BE, 7) {
         log::warn!("ioprio_set: {err}");
+    }
+    if let Err(err) = priority::set_nice(priority::NICE_LOWEST) {
+        log::warn!("setpriority: {err}");
     }
 }
 
