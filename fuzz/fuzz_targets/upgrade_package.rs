@@ -14,6 +14,9 @@
 //! Checked beyond "no panic": an accepted manifest obeys its rules; a payload that stages
 //! leaves exactly the manifest's entries (kind, mode, size, SHA-256) and nothing else, and
 //! nothing is ever written outside the staging directory.
+//!
+//! Every input is a file and a staging tree in `$TMPDIR` (default /tmp): run it with
+//! `TMPDIR=/dev/shm` (tmpfs) to keep the disk out of it.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use ring::digest;
