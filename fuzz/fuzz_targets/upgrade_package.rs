@@ -46,8 +46,18 @@ fn setup() -> &'static Setup {
         let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
         let key = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap();
         let public = key.public_key().as_ref().try_into().unwrap();
-        let base = std::env::var_os("TMPDIR").map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
-        let dir = base.join(format!("sensorctl-fuzz-upgrade-{}", std::process::id()));
+        // libFuzzer ends the process with exit(), so no destructor removes the dir: remove the
+        // dirs of fuzzers that are gone instead (as restore_extract does).
+        for entry in fs::read_dir(std::env::temp_dir()).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(pid) = name.strip_prefix("sensorctl-fuzz-upgrade-") {
+                if !Path::new("/proc").join(pid).exists() {
+                    open_up(&entry.path());
+                    let _ = fs::remove_dir_all(entry.path());
+                }
+            }
+        }
+        let dir = std::env::temp_dir().join(format!("sensorctl-fuzz-upgrade-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
         Setup { key, public, dir }
