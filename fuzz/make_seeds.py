@@ -7,7 +7,13 @@ Run from the repository root as root, after `cargo build`:  python3 fuzz/make_se
 - netlink: link, address and route dump replies of the kernel, read in a fresh network
   namespace with a veth pair, an address and a default route (`unshare -n`)
 - sntp_reply: a reply from chronyd serving on a loopback address
+- cert_import: certificates, keys (PKCS#8, PKCS#1, SEC1, encrypted PKCS#8; PEM and DER) and
+  chains made by openssl, valid for ten years from the day they are made
+- upgrade_package: a package made by `sensorctl package build` (target/debug/sensorctl), raw,
+  to be re-signed, and split into the manifest and entries the target builds packages from
 - the others: a few typical lines
+
+`python3 fuzz/make_seeds.py cert_import upgrade_package` remakes only those targets' seeds.
 """
 import gzip, os, shutil, socket, struct, subprocess, sys, tempfile, time
 
@@ -148,9 +154,105 @@ def lines():
     put("passwd_shadow", "group", b"\x02root:x:0:\nsensorctl:x:990:support,cyberx\n")
 
 
+CERT_SEPARATOR = b"\n=====\n"
+
+
+def openssl(*args):
+    subprocess.run(["openssl", *args], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def cert_import():
+    """Seeds: a flags byte (bit 0: give the passphrase fuzzpass1), then certificate, key and
+    optionally chain files, separated by CERT_SEPARATOR (see fuzz_targets/cert_import.rs)."""
+    d = tempfile.mkdtemp(prefix="sensorctl-seed-")
+    try:
+        p = lambda name: os.path.join(d, name)
+        r = lambda name: open(p(name), "rb").read()
+        openssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", p("ec.sec1"))
+        openssl("pkcs8", "-topk8", "-nocrypt", "-in", p("ec.sec1"), "-out", p("ec.p8"))
+        openssl("ec", "-in", p("ec.sec1"), "-outform", "DER", "-out", p("ec.sec1.der"))
+        openssl("pkcs8", "-topk8", "-nocrypt", "-in", p("ec.sec1"), "-outform", "DER", "-out", p("ec.p8.der"))
+        openssl("pkcs8", "-topk8", "-v2", "aes-256-cbc", "-iter", "1000", "-passout", "pass:fuzzpass1",
+                "-in", p("ec.sec1"), "-out", p("ec.enc"))
+        openssl("req", "-x509", "-key", p("ec.sec1"), "-subj", "/CN=sensor.example", "-days", "3650",
+                "-addext", "subjectAltName=DNS:sensor.example,DNS:*.example.org,IP:192.0.2.7", "-out", p("ec.crt"))
+        openssl("x509", "-in", p("ec.crt"), "-outform", "DER", "-out", p("ec.der"))
+        openssl("genrsa", "-traditional", "-out", p("rsa.p1"), "2048")
+        openssl("pkcs8", "-topk8", "-nocrypt", "-in", p("rsa.p1"), "-outform", "DER", "-out", p("rsa.p8.der"))
+        openssl("req", "-x509", "-key", p("rsa.p1"), "-subj", "/CN=rsa.example", "-days", "3650", "-out", p("rsa.crt"))
+        openssl("ecparam", "-name", "secp384r1", "-genkey", "-noout", "-out", p("p384.sec1"))
+        openssl("req", "-x509", "-key", p("p384.sec1"), "-subj", "/CN=192.0.2.8", "-days", "3650", "-out", p("p384.crt"))
+        # A chain: root CA -> intermediate CA -> leaf.
+        openssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", p("root.key"))
+        openssl("req", "-x509", "-key", p("root.key"), "-subj", "/CN=Fuzz Root CA", "-days", "3650",
+                "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign", "-out", p("root.crt"))
+        openssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", p("mid.key"))
+        openssl("req", "-new", "-key", p("mid.key"), "-subj", "/CN=Fuzz Intermediate CA", "-out", p("mid.csr"))
+        open(p("mid.ext"), "w").write("basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign\n")
+        openssl("x509", "-req", "-in", p("mid.csr"), "-CA", p("root.crt"), "-CAkey", p("root.key"), "-set_serial", "2",
+                "-days", "3650", "-extfile", p("mid.ext"), "-out", p("mid.crt"))
+        openssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", p("leaf.key"))
+        openssl("req", "-new", "-key", p("leaf.key"), "-subj", "/CN=leaf.example", "-out", p("leaf.csr"))
+        open(p("leaf.ext"), "w").write("subjectAltName=DNS:leaf.example\nextendedKeyUsage=serverAuth\n")
+        openssl("x509", "-req", "-in", p("leaf.csr"), "-CA", p("mid.crt"), "-CAkey", p("mid.key"), "-set_serial", "3",
+                "-days", "3650", "-extfile", p("leaf.ext"), "-out", p("leaf.crt"))
+        fixture = lambda name: open(os.path.join(REPO, "fuzz", "fixtures", name), "rb").read()
+        seed = lambda flags, *parts: bytes([flags]) + CERT_SEPARATOR.join(parts)
+        put("cert_import", "ec-pem-sec1", seed(0, r("ec.crt"), r("ec.sec1")))
+        put("cert_import", "ec-pem-pkcs8", seed(0, r("ec.crt"), r("ec.p8")))
+        put("cert_import", "ec-der-sec1", seed(0, r("ec.der"), r("ec.sec1.der")))
+        put("cert_import", "ec-der-pkcs8", seed(0, r("ec.der"), r("ec.p8.der")))
+        put("cert_import", "ec-encrypted", seed(1, r("ec.crt"), r("ec.enc")))
+        put("cert_import", "rsa-pkcs1", seed(0, r("rsa.crt"), r("rsa.p1")))
+        put("cert_import", "rsa-pkcs8-der", seed(0, r("rsa.crt"), r("rsa.p8.der")))
+        put("cert_import", "p384-cn-ip", seed(0, r("p384.crt"), r("p384.sec1")))
+        put("cert_import", "mismatch", seed(0, r("rsa.crt"), r("ec.sec1")))
+        put("cert_import", "chain", seed(0, r("leaf.crt"), r("leaf.key"), r("mid.crt") + r("root.crt")))
+        put("cert_import", "chain-no-root", seed(0, r("leaf.crt"), r("leaf.key"), r("mid.crt")))
+        put("cert_import", "fixture", seed(0, fixture("fixed-ec.crt"), fixture("fixed-ec.key")))
+        put("cert_import", "fixture-cert-other-key", seed(0, fixture("fixed-ec.crt"), r("ec.p8")))
+    finally:
+        shutil.rmtree(d)
+
+
+def upgrade_package():
+    """Seeds: mode byte 0 (as is), 1 (re-signed) and 2 (built from manifest and entries); see
+    fuzz_targets/upgrade_package.rs."""
+    import tarfile
+    d = tempfile.mkdtemp(prefix="sensorctl-seed-")
+    try:
+        payload = os.path.join(d, "payload")
+        os.makedirs(os.path.join(payload, "bin"))
+        os.makedirs(os.path.join(payload, "etc", "conf.d"))
+        for rel, data, mode in [("bin/app", b"#!/bin/sh\necho 1.1.0\n", 0o755), ("etc/conf.d/a.conf", b"a=1\n", 0o644),
+                                ("etc/secret", b"s3cret\n", 0o600), ("README", b"", 0o644)]:
+            with open(os.path.join(payload, rel), "wb") as f:
+                f.write(data)
+            os.chmod(os.path.join(payload, rel), mode)
+        subprocess.run([BIN, "package", "keygen", "-o", os.path.join(d, "vendor")], check=True, stdout=subprocess.DEVNULL)
+        pkg = os.path.join(d, "pkg")
+        subprocess.run([BIN, "package", "build", "--key", os.path.join(d, "vendor.key"), "--version", "1.1.0",
+                        "--board", "generic-x86", "--min-version", "1.0", "-o", pkg, payload],
+                       check=True, stdout=subprocess.DEVNULL)
+        data = open(pkg, "rb").read()
+        put("upgrade_package", "as-is", b"\0" + data)
+        put("upgrade_package", "re-signed", b"\1" + data)
+        parts = []
+        with tarfile.open(pkg) as tar:
+            for info in tar.getmembers():
+                body = tar.extractfile(info).read() if info.isfile() else b""
+                if info.name == "manifest.json":
+                    parts.insert(0, body)
+                elif info.name != "manifest.sig":
+                    kind = 1 if info.isdir() else 0
+                    parts.append(info.name.encode() + b"\0" + bytes([kind]) + struct.pack("<H", info.mode) + body)
+        put("upgrade_package", "built", b"\2" + CERT_SEPARATOR.join(parts))
+    finally:
+        shutil.rmtree(d)
+
+
 if __name__ == "__main__":
-    boards_and_config()
-    backup()
-    netlink()
-    sntp()
-    lines()
+    steps = {"board_json": boards_and_config, "backup": backup, "netlink": netlink, "sntp": sntp, "lines": lines,
+             "cert_import": cert_import, "upgrade_package": upgrade_package}
+    for name in sys.argv[1:] or steps:
+        steps[name]()

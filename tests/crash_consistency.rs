@@ -17,10 +17,18 @@
 //! namespace) must likewise be old or new after a kill, and new after the rerun.
 //!
 //! Reproduce a failure with the seed the test prints: `CRASH_SEED=<n> cargo test --test
-//! crash_consistency`. `CRASH_RUNS` sets the kills per scenario (default 6).
+//! crash_consistency`. `CRASH_RUNS` sets the kills per scenario (default 6); `CRASH_ONLY=TEXT`
+//! runs only the scenarios whose name contains TEXT.
 //!
-//! Adding a command (cert import, upgrade, when they land) is one entry in [`SCENARIOS`]: its
-//! arguments, a setup, and the checks for its nondeterministic files.
+//! A scenario may also name an invariant over the whole state, checked after every kill and
+//! after the rerun: `cert import` and `cert self-signed` (the active-certificate record names a
+//! complete pair, the old one or the new one: openssl parses the certificate and the key and
+//! finds the same public key in both), `system upgrade` (`system upgrade --status --json` and the
+//! `current` link agree, and the active slot is the old complete one or, pending, the new one
+//! holding exactly the package's payload directory).
+//!
+//! Adding a command is one entry in [`SCENARIOS`]: its arguments, a setup, the checks for its
+//! nondeterministic files and, where files alone cannot say it, an invariant.
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 mod common;
@@ -60,6 +68,10 @@ fn snapshot(root: &Path) -> Snapshot {
 /// An independent check of a file whose new content differs from run to run.
 type Check = fn(root: &Path, rel: &Path, bytes: &[u8], old: &Snapshot) -> Result<(), String>;
 
+/// An independent check of the whole state a command leaves, given the state before it: the
+/// old state or the new one, or with `settled` (after a run to completion) the new one only.
+type Invariant = fn(root: &Path, old: &Snapshot, settled: bool) -> Result<(), String>;
+
 /// One state-changing command.
 struct Scenario {
     name: &'static str,
@@ -74,6 +86,8 @@ struct Scenario {
     /// The kernel state the command changes, read by the real tools (`tc`, `ip`) in its network
     /// namespace: it too must be old or new after a kill, and new after the rerun.
     kernel: &'static [&'static [&'static str]],
+    /// What must hold of the whole state after a kill and after the rerun.
+    invariant: Option<Invariant>,
 }
 
 /// Why `scenario` cannot run in this test run, if it cannot: qemu-user (cross-architecture
@@ -97,6 +111,7 @@ static SCENARIOS: &[Scenario] = &[
         stdin: b"",
         varying: &[],
         kernel: &[],
+        invariant: None,
     },
     Scenario {
         name: "ntp enable (clock sync, config and sync state)",
@@ -106,6 +121,7 @@ static SCENARIOS: &[Scenario] = &[
         stdin: b"",
         varying: &[("var/lib/sensorctl/ntp.json", json_ok)],
         kernel: &[],
+        invariant: None,
     },
     Scenario {
         name: "ntp disable (config write)",
@@ -115,6 +131,7 @@ static SCENARIOS: &[Scenario] = &[
         stdin: b"",
         varying: &[],
         kernel: &[],
+        invariant: None,
     },
     Scenario {
         name: "network limit (config write + tc)",
@@ -124,6 +141,7 @@ static SCENARIOS: &[Scenario] = &[
         stdin: b"",
         varying: &[],
         kernel: &[&["tc", "qdisc", "show", "dev", "cc0"]],
+        invariant: None,
     },
     Scenario {
         name: "network reconfigure (config, resolver, addresses)",
@@ -153,6 +171,7 @@ static SCENARIOS: &[Scenario] = &[
         stdin: b"",
         varying: &[],
         kernel: &[&["ip", "-4", "addr", "show", "dev", "cc0"], &["ip", "-4", "route", "show"]],
+        invariant: None,
     },
     Scenario {
         name: "password reset (shadow, web users)",
@@ -162,6 +181,7 @@ static SCENARIOS: &[Scenario] = &[
         stdin: b"Crash-Test-Pw1!x\n",
         varying: &[("etc/shadow", shadow_ok), ("etc/sensorctl/users.json", json_ok)],
         kernel: &[],
+        invariant: None,
     },
     Scenario {
         name: "backup create",
@@ -171,6 +191,7 @@ static SCENARIOS: &[Scenario] = &[
         stdin: b"",
         varying: &[("var/cyberx/backups/", backup_ok), ("var/lib/sensorctl/backup-state.json", json_ok)],
         kernel: &[],
+        invariant: None,
     },
     Scenario {
         name: "restore",
@@ -180,6 +201,39 @@ static SCENARIOS: &[Scenario] = &[
         stdin: b"",
         varying: &[("var/lib/sensorctl/backup-state.json", json_ok)],
         kernel: &[],
+        invariant: None,
+    },
+    Scenario {
+        name: "cert import (encrypted key, over a self-signed certificate)",
+        netns: false,
+        setup: with_a_certificate_and_one_to_import,
+        args: &["cert", "import", "--crt", "@root/import/new.crt", "--key", "@root/import/new.key", "--pass", CERT_PASS],
+        stdin: b"",
+        // The store's directory names are random: the invariant judges the store.
+        varying: &[(CERT_STORE, anything)],
+        kernel: &[],
+        invariant: Some(imported_pair_active),
+    },
+    Scenario {
+        name: "cert self-signed (over an imported certificate)",
+        netns: false,
+        setup: with_an_imported_certificate,
+        args: &["cert", "self-signed"],
+        stdin: b"",
+        varying: &[(CERT_STORE, anything)],
+        kernel: &[],
+        invariant: Some(self_signed_pair_active),
+    },
+    Scenario {
+        name: "system upgrade (ab-dir slots)",
+        netns: false,
+        setup: with_slots_and_a_package,
+        args: &["system", "upgrade", "@root/pkg/new.pkg"],
+        stdin: b"",
+        // The state passes through "slot b is being rewritten"; the log has timestamps.
+        varying: &[("var/lib/sensorctl/upgrade.json", json_ok), ("var/log/sensorctl/upgrade.log", whole_lines)],
+        kernel: &[],
+        invariant: Some(old_slot_active_or_new_slot_pending),
     },
 ];
 
@@ -237,6 +291,277 @@ fn with_changed_data_since_the_backup(root: &Path) {
     }
     std::fs::remove_file(root.join("var/cyberx/logs/l3.log")).unwrap();
     write(&root.join("var/cyberx/logs/new.log"), b"made after the backup\n", 0o640);
+}
+
+/// The certificate store, relative to the root.
+const CERT_STORE: &str = "var/cyberx/keys/certificates/";
+/// The passphrase of the key `cert import` is given.
+const CERT_PASS: &str = "Crash-Pass-1";
+
+/// Runs a program (openssl) and returns its stdout, or why it failed.
+fn tool(argv: &[&str]) -> Result<String, String> {
+    let out = Command::new(argv[0]).args(&argv[1..]).output().map_err(|e| format!("{argv:?}: {e}"))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(format!("{argv:?}: {}", String::from_utf8_lossy(&out.stderr).trim()))
+    }
+}
+
+fn must(argv: &[&str]) -> String {
+    tool(argv).unwrap()
+}
+
+/// A sandbox with an active certificate made by `cert self-signed`, and an openssl-made EC
+/// P-256 certificate with its key in encrypted PKCS#8 (passphrase [`CERT_PASS`]) in import/.
+fn with_a_certificate_and_one_to_import(root: &Path) {
+    base(root);
+    let run = sensorctl(root, &["cert", "self-signed"]).run();
+    assert_eq!(run.code, 0, "setup cert self-signed: {}", run.stderr);
+    let dir = root.join("import");
+    std::fs::create_dir_all(&dir).unwrap();
+    let [plain, key, crt] = ["plain.key", "new.key", "new.crt"].map(|name| dir.join(name).display().to_string());
+    must(&["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", &plain]);
+    let pass = format!("pass:{CERT_PASS}");
+    must(&["openssl", "pkcs8", "-topk8", "-v2", "aes-256-cbc", "-passout", &pass, "-in", &plain, "-out", &key]);
+    must(&[
+        "openssl", "req", "-x509", "-key", &plain, "-subj", "/CN=crash-test", "-addext",
+        "subjectAltName=DNS:crash-test", "-days", "30", "-out", &crt,
+    ]);
+    std::fs::remove_file(&plain).unwrap();
+}
+
+/// A sandbox whose active certificate was imported (openssl-made), for `cert self-signed`.
+fn with_an_imported_certificate(root: &Path) {
+    with_a_certificate_and_one_to_import(root);
+    let (crt, key) = (root.join("import/new.crt"), root.join("import/new.key"));
+    let run = sensorctl(
+        root,
+        &["cert", "import", "--crt", crt.to_str().unwrap(), "--key", key.to_str().unwrap(), "--pass", CERT_PASS],
+    )
+    .run();
+    assert_eq!(run.code, 0, "setup cert import: {}", run.stderr);
+}
+
+fn anything(_root: &Path, _rel: &Path, _bytes: &[u8], _old: &Snapshot) -> Result<(), String> {
+    Ok(())
+}
+
+/// A log written a line at a time: whole lines only.
+fn whole_lines(_root: &Path, rel: &Path, bytes: &[u8], _old: &Snapshot) -> Result<(), String> {
+    if bytes.is_empty() || bytes.ends_with(b"\n") {
+        Ok(())
+    } else {
+        Err(format!("{} ends in a torn line", rel.display()))
+    }
+}
+
+/// The directory the active-certificate record names, read with Python's json; `None` when
+/// there is no record.
+fn active_dir(record: Option<&[u8]>) -> Result<Option<String>, String> {
+    let Some(bytes) = record else { return Ok(None) };
+    let mut child = Command::new("python3")
+        .args([
+            "-c",
+            "import json,re,sys\nr=json.load(sys.stdin)\nassert r['version']==1 and re.fullmatch('[0-9a-f]{8}',r['dir']), r\nprint(r['dir'])",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(bytes).unwrap();
+    let out = child.wait_with_output().unwrap();
+    if !out.status.success() {
+        return Err(format!("active.json is not a valid record: {}", String::from_utf8_lossy(&out.stderr).trim()));
+    }
+    Ok(Some(String::from_utf8_lossy(&out.stdout).trim().to_string()))
+}
+
+/// Which certificate is active: none, the old pair (the record names the directory it named
+/// before, whose files are unchanged), or a new one (its SHA-256 fingerprint and subject and
+/// issuer, by openssl). Either way the pair must be complete: openssl parses the certificate
+/// and the key (with the stored passphrase) and finds the same public key in both.
+enum Active {
+    None,
+    Old,
+    New { fingerprint: String, names: String },
+}
+
+fn active_pair(root: &Path, old: &Snapshot) -> Result<Active, String> {
+    let record = Path::new(CERT_STORE).join("active.json");
+    let before = active_dir(old.get(&record).map(Vec::as_slice))?;
+    let now = match std::fs::read(root.join(&record)) {
+        Ok(bytes) => active_dir(Some(&bytes))?,
+        Err(_) => None,
+    };
+    let Some(dir) = now else {
+        return match before {
+            None => Ok(Active::None),
+            Some(_) => Err("active.json is gone".to_string()),
+        };
+    };
+    let rel = Path::new(CERT_STORE).join(&dir);
+    let pair = root.join(&rel);
+    let [cert, key] = ["cert.pem", "key.pem"].map(|name| pair.join(name).display().to_string());
+    let pass = pair.join("passphrase");
+    let cert_pub = tool(&["openssl", "x509", "-noout", "-pubkey", "-in", &cert])
+        .map_err(|e| format!("the active certificate {dir}/cert.pem: {e}"))?;
+    let passin = format!("file:{}", pass.display());
+    let mut key_args = vec!["openssl", "pkey", "-pubout", "-in", &key];
+    if pass.exists() {
+        key_args.extend(["-passin", &passin]);
+    }
+    let key_pub = tool(&key_args).map_err(|e| format!("the active key {dir}/key.pem: {e}"))?;
+    if cert_pub.trim().is_empty() || cert_pub != key_pub {
+        return Err(format!("the active pair {dir}: the key does not belong to the certificate"));
+    }
+    if before.as_deref() == Some(dir.as_str()) {
+        for file in ["cert.pem", "key.pem", "chain.pem", "passphrase"] {
+            let rel = rel.join(file);
+            if std::fs::read(root.join(&rel)).ok().as_ref() != old.get(&rel) {
+                return Err(format!("the old active pair's {file} changed"));
+            }
+        }
+        return Ok(Active::Old);
+    }
+    let fingerprint = must(&["openssl", "x509", "-noout", "-fingerprint", "-sha256", "-in", &cert]);
+    let names = must(&["openssl", "x509", "-noout", "-subject", "-issuer", "-in", &cert]);
+    Ok(Active::New { fingerprint, names })
+}
+
+/// `cert import`: the old pair, or the imported certificate (openssl's fingerprint of the file
+/// given) with its key.
+fn imported_pair_active(root: &Path, old: &Snapshot, settled: bool) -> Result<(), String> {
+    match active_pair(root, old)? {
+        Active::Old if !settled => Ok(()),
+        Active::New { fingerprint, .. } => {
+            let given = root.join("import/new.crt").display().to_string();
+            let given = must(&["openssl", "x509", "-noout", "-fingerprint", "-sha256", "-in", &given]);
+            (fingerprint == given)
+                .then_some(())
+                .ok_or_else(|| format!("the active certificate is not the imported one: {fingerprint}"))
+        }
+        Active::Old => Err("the old certificate is still active after a run to completion".to_string()),
+        Active::None => Err("no active certificate".to_string()),
+    }
+}
+
+/// `cert self-signed`: the old pair, or a new self-signed one (issuer = subject, and not the
+/// imported certificate's subject).
+fn self_signed_pair_active(root: &Path, old: &Snapshot, settled: bool) -> Result<(), String> {
+    match active_pair(root, old)? {
+        Active::Old if !settled => Ok(()),
+        Active::New { names, .. } => {
+            let lines: Vec<&str> = names.lines().collect();
+            match lines.as_slice() {
+                [subject, issuer]
+                    if subject.strip_prefix("subject=") == issuer.strip_prefix("issuer=")
+                        && !subject.contains("crash-test") =>
+                {
+                    Ok(())
+                }
+                _ => Err(format!("the active certificate is not a new self-signed one: {names}")),
+            }
+        }
+        Active::Old => Err("the old certificate is still active after a run to completion".to_string()),
+        Active::None => Err("no active certificate".to_string()),
+    }
+}
+
+/// The upgrade sandbox: the generic board's ab-dir slots with slot a active and complete, a
+/// trusted key made by `package keygen`, and in pkg/ a payload directory (small files and one
+/// of 2 MB, so staging takes a while) and the package `package build` made of it.
+fn with_slots_and_a_package(root: &Path) {
+    base(root);
+    let slot_a = root.join("opt/sensorctl/slot-a");
+    write(&slot_a.join("bin/app"), b"version 0\n", 0o755);
+    write(&slot_a.join("conf"), b"old conf\n", 0o644);
+    std::os::unix::fs::symlink("slot-a", root.join("opt/sensorctl/current")).unwrap();
+    let pkg = root.join("pkg");
+    let payload = pkg.join("payload");
+    write(&payload.join("bin/app"), b"version 999\n", 0o755);
+    write(&payload.join("conf"), b"new conf\n", 0o600);
+    for n in 0..100 {
+        write(&payload.join(format!("data/d{}/f{n:03}", n % 7)), format!("{n:03}").repeat(300).as_bytes(), 0o644);
+    }
+    let big: Vec<u8> = (0..2_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8).collect();
+    write(&payload.join("data/big"), &big, 0o640);
+    let prefix = pkg.join("vendor").display().to_string();
+    let run = sensorctl(root, &["package", "keygen", "-o", &prefix]).run();
+    assert_eq!(run.code, 0, "setup keygen: {}", run.stderr);
+    let public = std::fs::read(pkg.join("vendor.pub")).unwrap();
+    write(&root.join("etc/sensorctl/upgrade-keys/vendor.pub"), &public, 0o644);
+    let [key, out, payload] = [pkg.join("vendor.key"), pkg.join("new.pkg"), payload].map(|p| p.display().to_string());
+    let run = sensorctl(
+        root,
+        &["package", "build", "--key", &key, "--version", "999.0.0", "--board", "generic-x86", "-o", &out, &payload],
+    )
+    .run();
+    assert_eq!(run.code, 0, "setup package build: {}", run.stderr);
+}
+
+type Tree = BTreeMap<String, (char, u32, Vec<u8>)>;
+
+/// Type, permission bits and content of every entry under `dir`, by relative path.
+fn tree(dir: &Path) -> Tree {
+    use std::os::unix::fs::MetadataExt;
+    fn walk(base: &Path, dir: &Path, out: &mut Tree) {
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            let rel = path.strip_prefix(base).unwrap().display().to_string();
+            let mode = meta.mode() & 0o7777;
+            if meta.is_dir() {
+                out.insert(rel, ('d', mode, Vec::new()));
+                walk(base, &path, out);
+            } else if meta.file_type().is_symlink() {
+                out.insert(rel, ('l', mode, std::fs::read_link(&path).unwrap().into_os_string().into_encoded_bytes()));
+            } else {
+                out.insert(rel, ('f', mode, std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    let mut out = Tree::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+/// `system upgrade`: `--status --json` (read with Python's json) and the `current` link
+/// agree; either slot a is active, committed and exactly as the setup made it, or slot b is
+/// active, pending, and holds exactly the package's payload directory (types, modes,
+/// contents). Slot a never changes, and slot b, whenever it exists, is complete.
+fn old_slot_active_or_new_slot_pending(root: &Path, _old: &Snapshot, settled: bool) -> Result<(), String> {
+    let run = sensorctl(root, &["system", "upgrade", "--status", "--json"]).run();
+    if run.code != 0 {
+        return Err(format!("system upgrade --status failed ({}): {}", run.code, run.stderr));
+    }
+    let status = python(
+        "import json,sys\nr=json.loads(sys.argv[1])\nprint(r['state'], *[s['slot'] for s in r['slots'] if s['active']])",
+        &[run.stdout.trim()],
+    );
+    let current = std::fs::read_link(root.join("opt/sensorctl/current")).map_err(|e| format!("current: {e}"))?;
+    let slots = root.join("opt/sensorctl");
+    let old_a: Tree = [
+        ("bin".to_string(), ('d', 0o755, Vec::new())),
+        ("bin/app".to_string(), ('f', 0o755, b"version 0\n".to_vec())),
+        ("conf".to_string(), ('f', 0o644, b"old conf\n".to_vec())),
+    ]
+    .into_iter()
+    .collect();
+    if tree(&slots.join("slot-a")) != old_a {
+        return Err(format!("slot a is not the old complete slot: {:?}", tree(&slots.join("slot-a")).keys()));
+    }
+    let slot_b = slots.join("slot-b");
+    if slot_b.exists() && tree(&slot_b) != tree(&root.join("pkg/payload")) {
+        return Err("slot b exists but is not the complete payload".to_string());
+    }
+    match (status.trim(), current.to_str()) {
+        ("committed a", Some("slot-a")) if !settled => Ok(()),
+        ("pending b", Some("slot-b")) if slot_b.exists() => Ok(()),
+        (status, current) => Err(format!("status '{status}' with current -> {current:?}")),
+    }
 }
 
 /// Runs a Python snippet and returns its stdout.
@@ -325,12 +650,14 @@ fn ignored(rel: &Path) -> bool {
 }
 
 /// What a killed write may leave behind.
-/// (and restore's journal, which the next run uses to finish or undo the restore).
+/// (and restore's journal, which the next run uses to finish or undo the restore, and the
+/// staging directory of an upgrade, which the next run removes).
 fn is_temp(rel: &Path) -> bool {
     rel == Path::new("var/lib/sensorctl/restore-journal.json")
         || rel.components().any(|c| {
             let name = c.as_os_str().to_string_lossy();
-            name.starts_with('.') && (name.contains(".tmp-") || name.ends_with(".sensorctl-restore"))
+            name.starts_with('.')
+                && (name.contains(".tmp-") || name.ends_with(".sensorctl-restore") || name.ends_with(".staging"))
         })
 }
 
@@ -364,20 +691,22 @@ impl Stage {
         });
         Stage { root, ns }
     }
-    /// The command, with `@` in the arguments standing for the newest backup's file name and
-    /// `@ntp` for the test's NTP server.
+    /// The command, with `@` in the arguments standing for the newest backup's file name,
+    /// `@ntp` for the test's NTP server and `@root/PATH` for PATH in the sandbox.
     fn command(&self, scenario: &Scenario) -> Command {
-        let newest = newest_backup(self.root.path());
-        let ntp = ntp_server().to_string();
-        let args: Vec<&str> = scenario
+        let args: Vec<String> = scenario
             .args
             .iter()
             .map(|a| match *a {
-                "@" => newest.as_str(),
-                "@ntp" => ntp.as_str(),
-                other => other,
+                "@" => newest_backup(self.root.path()),
+                "@ntp" => ntp_server().to_string(),
+                other => match other.strip_prefix("@root/") {
+                    Some(rel) => self.root.path().join(rel).display().to_string(),
+                    None => other.to_string(),
+                },
             })
             .collect();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let mut cmd = match &self.ns {
             Some(ns) => ns.sensorctl(self.root.path(), &args),
             None => sensorctl(self.root.path(), &args).command(),
@@ -542,7 +871,8 @@ fn a_kill_at_any_instant_leaves_old_or_new_files_that_parse() {
     eprintln!("crash_consistency: CRASH_SEED={seed} CRASH_RUNS={runs}");
     let mut rng = Rng(seed);
     let mut failures = Vec::new();
-    for scenario in SCENARIOS {
+    let only = std::env::var("CRASH_ONLY").unwrap_or_default();
+    for scenario in SCENARIOS.iter().filter(|s| s.name.contains(&only)) {
         if let Some(why) = unsupported_here(scenario) {
             eprintln!("{}: skipped: {why}", scenario.name);
             continue;
@@ -554,6 +884,9 @@ fn a_kill_at_any_instant_leaves_old_or_new_files_that_parse() {
         let duration = started.elapsed();
         assert_eq!(code, 0, "{}: the reference run failed: {stderr}", scenario.name);
         let new_ref = snapshot(reference.root.path());
+        if let Some(Err(why)) = scenario.invariant.map(|check| check(reference.root.path(), &old_ref, true)) {
+            panic!("{}: after the reference run: {why}", scenario.name);
+        }
         let kernel_new = reference.kernel(scenario);
         assert_ne!(old_ref, new_ref, "{}: the reference run changed nothing", scenario.name);
         let mut killed = 0;
@@ -575,8 +908,12 @@ fn a_kill_at_any_instant_leaves_old_or_new_files_that_parse() {
             let mut child = stage.command(scenario).spawn().unwrap();
             let _ = child.stdin.take().unwrap().write_all(scenario.stdin);
             std::thread::sleep(delay);
-            if child.try_wait().unwrap().is_none() {
-                killed += 1;
+            match child.try_wait().unwrap() {
+                None => killed += 1,
+                Some(status) if std::env::var_os("CRASH_DEBUG").is_some() => {
+                    eprintln!("{} run {run}: ended before the kill: {status}", scenario.name);
+                }
+                Some(_) => {}
             }
             let _ = child.kill();
             let _ = child.wait();
@@ -601,6 +938,9 @@ fn a_kill_at_any_instant_leaves_old_or_new_files_that_parse() {
             for problem in judge(scenario, stage.root.path(), &old, &new, &now, false) {
                 failures.push(format!("{} run {run} (killed after {delay:?}): {problem}", scenario.name));
             }
+            if let Some(Err(why)) = scenario.invariant.map(|check| check(stage.root.path(), &old, false)) {
+                failures.push(format!("{} run {run} (killed after {delay:?}): {why}", scenario.name));
+            }
             // The next run must not be wedged by what the kill left.
             // (A command that refuses to repeat itself, like disabling a server already gone,
             // may fail, but only when the kill came after the change was complete.)
@@ -619,6 +959,9 @@ fn a_kill_at_any_instant_leaves_old_or_new_files_that_parse() {
             for problem in judge(scenario, stage.root.path(), &old, &new, &snapshot(stage.root.path()), true) {
                 failures.push(format!("{} run {run}, after the rerun: {problem}", scenario.name));
             }
+            if let Some(Err(why)) = scenario.invariant.map(|check| check(stage.root.path(), &old, true)) {
+                failures.push(format!("{} run {run}, after the rerun: {why}", scenario.name));
+            }
         }
         eprintln!(
             "{}: full run {duration:?}, {killed} of {runs} runs killed before they ended; files left all old {}, in between {}, all new {}",
@@ -626,4 +969,57 @@ fn a_kill_at_any_instant_leaves_old_or_new_files_that_parse() {
         );
     }
     assert!(failures.is_empty(), "CRASH_SEED={seed}:\n{}", failures.join("\n"));
+}
+
+/// The invariants can fail: states a broken command could leave are caught.
+#[test]
+fn the_invariants_catch_broken_states() {
+    if !is_root() {
+        eprintln!("skipped: needs root for the sandbox's file owners");
+        return;
+    }
+    let stage = sandbox("cc-inv-cert");
+    let root = stage.path();
+    with_a_certificate_and_one_to_import(root);
+    let old = snapshot(root);
+    let (crt, key) = (root.join("import/new.crt").display().to_string(), root.join("import/new.key").display().to_string());
+    let run = sensorctl(root, &["cert", "import", "--crt", &crt, "--key", &key, "--pass", CERT_PASS]).run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(imported_pair_active(root, &old, true), Ok(()));
+    assert!(self_signed_pair_active(root, &old, true).is_err(), "an imported certificate passed as self-signed");
+    let dir = active_dir(std::fs::read(root.join(CERT_STORE).join("active.json")).ok().as_deref()).unwrap().unwrap();
+    let pair = root.join(CERT_STORE).join(dir);
+    let other = root.join("other.key").display().to_string();
+    must(&["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", &other]);
+    let good_key = std::fs::read(pair.join("key.pem")).unwrap();
+    std::fs::remove_file(pair.join("passphrase")).unwrap();
+    std::fs::copy(&other, pair.join("key.pem")).unwrap();
+    assert!(imported_pair_active(root, &old, true).unwrap_err().contains("does not belong"));
+    std::fs::write(pair.join("key.pem"), good_key).unwrap();
+    let cert = std::fs::read(pair.join("cert.pem")).unwrap();
+    std::fs::write(pair.join("cert.pem"), &cert[..cert.len() / 2]).unwrap();
+    assert!(imported_pair_active(root, &old, true).is_err(), "a torn certificate passed");
+    std::fs::remove_file(root.join(CERT_STORE).join("active.json")).unwrap();
+    assert!(imported_pair_active(root, &old, false).unwrap_err().contains("gone"));
+
+    let stage = sandbox("cc-inv-upgrade");
+    let root = stage.path();
+    with_slots_and_a_package(root);
+    let old = snapshot(root);
+    assert!(old_slot_active_or_new_slot_pending(root, &old, false).is_ok());
+    assert!(old_slot_active_or_new_slot_pending(root, &old, true).is_err(), "no upgrade passed as done");
+    let run = sensorctl(root, &["system", "upgrade", &root.join("pkg/new.pkg").display().to_string()]).run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(old_slot_active_or_new_slot_pending(root, &old, true), Ok(()));
+    std::fs::remove_file(root.join("opt/sensorctl/slot-b/data/big")).unwrap();
+    assert!(old_slot_active_or_new_slot_pending(root, &old, true).unwrap_err().contains("slot b"));
+    std::fs::remove_dir_all(root.join("opt/sensorctl/slot-b")).unwrap();
+    assert!(old_slot_active_or_new_slot_pending(root, &old, false).is_err(), "an active slot b that is gone passed");
+    // (Pending with slot a still active is a kill between recording and switching: the
+    // upgrade never ran, and the status says committed.)
+    std::os::unix::fs::symlink("slot-a", root.join("opt/sensorctl/current.new")).unwrap();
+    std::fs::rename(root.join("opt/sensorctl/current.new"), root.join("opt/sensorctl/current")).unwrap();
+    assert_eq!(old_slot_active_or_new_slot_pending(root, &old, false), Ok(()));
+    std::fs::write(root.join("opt/sensorctl/slot-a/conf"), "torn").unwrap();
+    assert!(old_slot_active_or_new_slot_pending(root, &old, false).is_err(), "a changed slot a passed");
 }

@@ -449,7 +449,13 @@ fn public_key(spki: &x509_cert::spki::SubjectPublicKeyInfoOwned) -> Result<Publi
                 .as_ref()
                 .and_then(|p| p.decode_as::<ObjectIdentifier>().ok())
                 .ok_or_else(|| bad("the EC public key names no curve"))?;
-            Ok(PublicKey::Ec { curve: Curve::from_oid(&curve)?, point: key_bytes.to_vec() })
+            let curve = Curve::from_oid(&curve)?;
+            // The uncompressed form, the only one ring (and so TLS) uses; anything else would
+            // only fail later, when the key is checked against it.
+            if key_bytes.len() != 1 + 2 * curve.scalar_len() || key_bytes.first() != Some(&4) {
+                return Err(bad(format!("the EC {curve} public key is not an uncompressed point")));
+            }
+            Ok(PublicKey::Ec { curve, point: key_bytes.to_vec() })
         }
         other => Err(bad(format!(
             "the certificate's key is {}: only RSA (at least {RSA_MIN_BITS} bits) and EC P-256/P-384 are accepted",
@@ -857,6 +863,37 @@ mod tests {
         params.serial_number = Some(rcgen::SerialNumber::from_slice(&[0x42]));
         let (cert, key) = self_signed(&params, curve).unwrap();
         (Certificate::parse(cert, "test").unwrap(), KeyFile { form: KeyForm::Pkcs8, der: key })
+    }
+
+    /// Found by the cert_import fuzzer (tests/fixtures/fuzz/cert_import-ec-point: its flags
+    /// byte, then files separated by `\n=====\n`): a certificate whose EC public key is not an
+    /// uncompressed point was accepted, to fail only when the key was checked against it.
+    #[test]
+    fn an_ec_key_that_is_not_an_uncompressed_point_is_refused() {
+        let input = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/fuzz/cert_import-ec-point")).unwrap();
+        let mut files = Vec::new();
+        let mut rest = &input[1..];
+        while let Some(at) = rest.windows(7).position(|w| w == b"\n=====\n") {
+            files.push(&rest[..at]);
+            rest = &rest[at + 7..];
+        }
+        files.push(rest);
+        let mut refused = 0;
+        for file in files {
+            for der in read_certificates(file, "test").unwrap_or_default() {
+                match Certificate::parse(der, "test") {
+                    Ok(cert) => {
+                        if let PublicKey::Ec { curve, point } = cert.key() {
+                            assert_eq!(point.len(), 1 + 2 * curve.scalar_len());
+                            assert_eq!(point[0], 4);
+                        }
+                    }
+                    Err(err) if err.to_string().contains("not an uncompressed point") => refused += 1,
+                    Err(_) => {}
+                }
+            }
+        }
+        assert!(refused > 0, "the fuzzer's certificate was not refused for its point");
     }
 
     #[test]

@@ -408,8 +408,10 @@ fn stage_dir(
     result
 }
 
-/// Extracts the payload into `base` in lockstep with the manifest.
-fn extract_all(
+/// Extracts the payload into `base` in lockstep with the manifest. (Public for the
+/// `upgrade_package` fuzz target only.)
+#[doc(hidden)]
+pub fn extract_all(
     base: &Path,
     manifest: &Manifest,
     tar: &mut PayloadReader<'_>,
