@@ -14,10 +14,10 @@
 //! Needs write access to the staging directory's parent.
 #![forbid(unsafe_code)]
 
-use crate::archive::tar::TarError;
+use crate::archive::tar::{TarError, TarReader};
 use crate::error::Error;
 use std::fs::{self, File, OpenOptions};
-use std::io;
+use std::io::{self, BufRead, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -45,6 +45,29 @@ impl From<Error> for Refusal {
 /// A [`Refusal::Refused`].
 pub fn refuse(why: impl Into<String>) -> Refusal {
     Refusal::Refused(why.into())
+}
+
+/// Streams the data of `tar`'s current member into `out` (called `target` in errors), hashing
+/// it with SHA-256 as it goes; `each` hears the length of every piece (progress, counts).
+/// Returns the digest for the caller to compare with the one it trusts.
+pub fn copy_hashed<R: BufRead, W: Write>(
+    tar: &mut TarReader<R>,
+    out: &mut W,
+    target: &Path,
+    mut each: impl FnMut(usize) -> Result<(), Refusal>,
+) -> Result<ring::digest::Digest, Refusal> {
+    let mut hash = ring::digest::Context::new(&ring::digest::SHA256);
+    loop {
+        let piece = tar.fill_data()?;
+        if piece.is_empty() {
+            return Ok(hash.finish());
+        }
+        hash.update(piece);
+        out.write_all(piece).map_err(|e| Error::io("write", target, e))?;
+        let n = piece.len();
+        tar.consume_data(n);
+        each(n)?;
+    }
 }
 
 /// Whether archive path `path` is `root` or lies beneath it.

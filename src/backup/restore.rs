@@ -28,7 +28,6 @@ use crate::error::{Error, Result};
 use crate::info::emit;
 use crate::store;
 use nanoserde::{DeJson, SerJson};
-use ring::digest;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
@@ -442,20 +441,11 @@ impl<'a> Extraction<'a> {
     ) -> Outcome<()> {
         let shown = crate::validate::printable(&entry.path);
         let mut file = extract::create_file(target, &shown)?;
-        let mut hash = digest::Context::new(&digest::SHA256);
-        loop {
-            let piece = tar.fill_data()?;
-            if piece.is_empty() {
-                break;
-            }
-            hash.update(piece);
-            file.write_all(piece).map_err(|e| Error::io("write", target, e))?;
-            let n = piece.len();
-            tar.consume_data(n);
+        let digest = extract::copy_hashed(tar, &mut file, target, |n| {
             self.done.bytes += n as u64;
-            self.progress()?;
-        }
-        if format::hex(hash.finish().as_ref()).as_bytes() != expected {
+            self.progress()
+        })?;
+        if format::hex(digest.as_ref()).as_bytes() != expected {
             return Err(refuse(format!("SHA-256 mismatch for '{shown}'")));
         }
         self.apply(&file, target, entry, mtime_ns)?;

@@ -37,7 +37,6 @@ use crate::info::emit;
 use crate::store;
 use nanoserde::{DeJson, SerJson};
 use package::{Manifest, PayloadReader, Version};
-use ring::digest;
 use slots::Slot;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Seek, Write};
@@ -442,18 +441,8 @@ pub fn extract_all(
             }
             Kind::File => {
                 let mut file = extract::create_file(&target, &shown)?;
-                let mut hash = digest::Context::new(&digest::SHA256);
-                loop {
-                    let piece = tar.fill_data()?;
-                    if piece.is_empty() {
-                        break;
-                    }
-                    hash.update(piece);
-                    file.write_all(piece).map_err(|e| Error::io("write", &target, e))?;
-                    let n = piece.len();
-                    tar.consume_data(n);
-                }
-                if package_hex(hash.finish().as_ref()) != listed.sha256 {
+                let digest = extract::copy_hashed(tar, &mut file, &target, |_| Ok(()))?;
+                if package_hex(digest.as_ref()) != listed.sha256 {
                     return Err(refuse(format!("SHA-256 mismatch for '{shown}'")));
                 }
                 file.set_permissions(fs::Permissions::from_mode(entry.mode)).map_err(|e| Error::io("chmod", &target, e))?;
@@ -507,27 +496,19 @@ fn stage_block(
     if entry.path != image.path || entry.kind != Kind::File || entry.size != image.size {
         return Err(refuse("the tar header of the image and the manifest disagree"));
     }
-    let mut hash = digest::Context::new(&digest::SHA256);
     let mut written = 0u64;
     let mut last = crate::sys::clock::monotonic();
-    loop {
-        let piece = tar.fill_data()?;
-        if piece.is_empty() {
-            break;
-        }
-        hash.update(piece);
-        device.write_all(piece).map_err(|e| Error::io("write", &device_path, e))?;
-        let n = piece.len();
-        tar.consume_data(n);
+    let digest = extract::copy_hashed(tar, &mut device, &device_path, |n| {
         written += n as u64;
         let now = crate::sys::clock::monotonic();
         if now.saturating_sub(last) >= std::time::Duration::from_secs(2) {
             last = now;
             progress(ctx, out, &format!("  {written} of {} bytes written", image.size))?;
         }
-    }
+        Ok(())
+    })?;
     device.sync_all().map_err(|e| Error::io("fsync", &device_path, e))?;
-    if package_hex(hash.finish().as_ref()) != image.sha256 {
+    if package_hex(digest.as_ref()) != image.sha256 {
         return Err(refuse(format!("SHA-256 mismatch for '{IMAGE_NAME}' (slot {} stays marked empty)", target.name())));
     }
     if let Some(extra) = tar.next_entry()? {
