@@ -433,10 +433,28 @@ pub fn parse_globals<'a>(args: &'a [&'a str], multi_call_name: bool) -> Result<(
             at += 1;
             args.get(at).map(|v| v.to_string()).ok_or_else(|| Error::Usage(format!("{name} needs a value")))
         };
+        // A second `--root`, `--board` or `--role` is refused rather than letting the last one
+        // win: a line such as `cyberx-xsense-system-backup --root /srv/x … --root=/` must not
+        // quietly act on another tree than the one its author saw first.
+        let once = |set: bool, name: &str| -> Result<(), Error> {
+            if set {
+                return Err(Error::Usage(format!("{name} given twice")));
+            }
+            Ok(())
+        };
         match flag {
-            "--root" => globals.root = Some(value("--root")?),
-            "--board" => globals.board = Some(value("--board")?),
-            "--role" => globals.role = Some(value("--role")?.parse()?),
+            "--root" => {
+                once(globals.root.is_some(), "--root")?;
+                globals.root = Some(value("--root")?);
+            }
+            "--board" => {
+                once(globals.board.is_some(), "--board")?;
+                globals.board = Some(value("--board")?);
+            }
+            "--role" => {
+                once(globals.role.is_some(), "--role")?;
+                globals.role = Some(value("--role")?.parse()?);
+            }
             "-v" | "--verbose" => globals.verbosity += 1,
             "-vv" => globals.verbosity += 2,
             "-vvv" => globals.verbosity += 3,
@@ -734,6 +752,12 @@ mod tests {
         assert!(parse_globals(&["--root"], true).is_err());
         assert!(parse_globals(&["--bogus"], true).is_err());
         assert!(parse_globals(&["--role", "king"], true).is_err());
+        // Twice is refused, in either form, for a command path and for an alias.
+        for multi_call_name in [true, false] {
+            assert!(parse_globals(&["--root", "/tmp/r", "--root=/", "system", "backup"], multi_call_name).is_err());
+            assert!(parse_globals(&["--board=a", "--board", "b"], multi_call_name).is_err());
+            assert!(parse_globals(&["--role", "support", "--role", "cyberx"], multi_call_name).is_err());
+        }
         let (globals, rest) = parse_globals(&["--help"], false).unwrap_or_else(|e| panic!("{e}"));
         assert!(!globals.help);
         assert_eq!(rest, &["--help"]);
