@@ -536,6 +536,19 @@ impl Action {
         }
     }
 
+    /// Whether [`run`] writes the audit line of how this action ended. The commands that
+    /// audit themselves (password changes, logins, certificates, upgrades: their lines say
+    /// more, such as the fingerprint installed or the version committed) are not among them.
+    pub fn outcome_audited_by_run(&self) -> bool {
+        matches!(
+            self,
+            Action::NetworkReconfigure { .. }
+                | Action::NetworkLimit { .. }
+                | Action::BackupCreate {}
+                | Action::BackupRestore { .. }
+        )
+    }
+
     /// The audit entry of a denied attempt: [`Action::audit_entry`]'s, else the kind's name
     /// and, where the action has one, what it was aimed at.
     pub fn denial_entry(&self) -> (&'static str, String) {
@@ -595,6 +608,17 @@ pub fn run(action: &Action, ctx: &Context, out: &mut dyn Write) -> Result<Status
     }
     // The kind only: an action may carry a password.
     log::info!("{} (uid {}, role {}) runs {:?}", ctx.caller.user_name(), ctx.caller.uid, ctx.caller.role, action.kind());
+    let result = act(action, ctx, out);
+    if action.outcome_audited_by_run() {
+        if let Some((name, target)) = action.audit_entry() {
+            crate::audit::record(ctx, name, &target, &audit_result(&result));
+        }
+    }
+    result
+}
+
+/// The act of [`run`], once the caller is authorized.
+fn act(action: &Action, ctx: &Context, out: &mut dyn Write) -> Result<Status> {
     match action {
         Action::Version { json } => crate::info::version(ctx, *json, out),
         Action::Date { json } => crate::info::date(*json, out),

@@ -1,6 +1,7 @@
 //! The append-only audit log, `<root>/var/log/sensorctl/audit.log`: one line per password
 //! change, failed or refused login, action the policy denies (any kind, `result=denied`),
-//! scheduled backup, and (as their commands land) every privileged action.
+//! scheduled backup, and every privileged action: network reconfigure and limit, backup and
+//! restore (written by `action::run` with how they ended), certificate changes and upgrades.
 //!
 //! A line is `time uid=… user=… role=… action=… target=… result=…`, the time in ISO 8601 UTC:
 //!

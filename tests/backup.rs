@@ -251,6 +251,16 @@ fn backup_then_restore_brings_back_every_byte_mode_owner_and_mtime() {
     let leftovers: Vec<String> = whole(root.path()).into_keys().filter(|p| p.contains("sensorctl-restore")).collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
     assert!(!root.path().join("var/lib/sensorctl/restore-journal.json").exists());
+    // Both are audited with how they ended; a refused restore too.
+    let missing = root.path().join("var/cyberx/backups/nosuch-1-backup-version-1-2024-01-01_00:00:00.tar");
+    assert_ne!(restore(root.path(), &missing).code, 0);
+    let audit = fs::read_to_string(root.path().join("var/log/sensorctl/audit.log")).unwrap();
+    let lines: Vec<&str> = audit.lines().collect();
+    assert_eq!(lines.len(), 3, "{audit}");
+    assert!(lines[0].ends_with("role=root action=backup target=- result=ok"), "{audit}");
+    let name = file.file_name().unwrap().to_str().unwrap();
+    assert!(lines[1].contains(&format!("action=restore target={name} result=ok")), "{audit}");
+    assert!(lines[2].contains("action=restore") && lines[2].contains("result=\"failed: "), "{audit}");
 }
 
 #[test]

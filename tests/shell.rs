@@ -29,6 +29,11 @@ fn help_lists_only_the_commands_of_the_role() {
     let host_run = shell(root.path(), "cyberx_host", "system version\n");
     assert!(host_run.stderr.contains("system version: permission denied for role cyberx_host"), "{}", host_run.stderr);
     assert!(!host_run.stdout.contains("Version:"));
+    let audit = std::fs::read_to_string(root.path().join("var/log/sensorctl/audit.log")).unwrap_or_default();
+    assert!(
+        audit.lines().any(|l| l.contains("role=cyberx_host action=version target=- result=denied")),
+        "the shell's refusal is audited: {audit}"
+    );
 }
 
 #[test]
@@ -137,6 +142,14 @@ fn a_real_support_user_gets_the_support_shell() {
     assert!(run.stdout.starts_with(&format!("support@{}: ", hostname())), "{}", run.stdout);
     assert!(run.stdout.contains("Version: "), "the command ran through the daemon: {}{}", run.stdout, run.stderr);
     assert!(!run.stdout.contains("  install "));
+    // A command of the shell that support may not run: refused by the daemon, which audits it.
+    let denied = sensorctl(root.path(), &["shell"]).uid(SUPPORT_UID).stdin(b"system backup space\n").run();
+    assert!(denied.stderr.contains("permission denied for role support"), "{}", denied.stderr);
+    let audit = std::fs::read_to_string(root.path().join("var/log/sensorctl/audit.log")).unwrap_or_default();
+    assert!(
+        audit.lines().any(|l| l.contains(&format!("uid={SUPPORT_UID} ")) && l.contains("action=backup-space") && l.ends_with("result=denied")),
+        "the daemon audits the shell's refused command: {audit}"
+    );
     let stranger = sensorctl(root.path(), &["shell"]).uid(STRANGER_UID).stdin(b"date\n").run();
     assert_eq!(stranger.code, 77, "a user without a role gets no shell");
 }
