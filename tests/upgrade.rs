@@ -560,13 +560,16 @@ fn not_enough_space_is_refused_before_anything_is_written() {
         "set -e; mount --make-rprivate /; mount -t tmpfs -o size=1m tmpfs '{slots}'; \
          mkdir -p '{slots}/slot-a/bin'; echo 'version 0' > '{slots}/slot-a/bin/app'; ln -s slot-a '{slots}/current'; \
          (cd '{slots}' && find . -printf '%y %m %p %l\\n' | sort && sha256sum slot-a/bin/app) > '{work}/before'; \
-         set +e; SENSORCTL_ROOT='{root}' '{bin}' system upgrade '{pkg}' > '{work}/out' 2>&1; echo $? > '{work}/rc'; set -e; \
+         set +e; SENSORCTL_ROOT='{root}' {runner} '{bin}' system upgrade '{pkg}' > '{work}/out' 2>&1; echo $? > '{work}/rc'; set -e; \
          (cd '{slots}' && find . -printf '%y %m %p %l\\n' | sort && sha256sum slot-a/bin/app) > '{work}/after'; \
          df -B1 --output=avail '{slots}' | tail -1 > '{work}/avail'",
         slots = slots.display(),
         work = app.work.path().display(),
         root = app.r().display(),
         bin = bin().display(),
+        // Cross-architecture runs: through qemu-user, as tests/common does (binfmt_misc may
+        // not be registered on the machine).
+        runner = std::env::var("SENSORCTL_RUNNER").unwrap_or_default(),
         pkg = pkg.display(),
     );
     let out = Command::new("unshare").args(["-m", "sh", "-c", &script]).output().unwrap();
