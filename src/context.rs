@@ -28,7 +28,25 @@ pub struct Context {
     board: OnceCell<Board>,
 }
 
+/// The gid a caller without a primary group gets for [`Context::open_as_caller`] (Debian's
+/// `nogroup`, the kernel's overflow gid).
+const NOGROUP: u32 = 65_534;
+
 impl Context {
+    /// Runs `open` with the caller's file-system permissions: when this process serves another
+    /// user (the daemon, root, for a caller's request), the opening thread takes the caller's
+    /// uid and primary gid for its permission checks, so a path names only what the caller could
+    /// open itself. In-process (the caller is this process's user) it simply runs.
+    pub fn open_as_caller<T>(&self, open: impl FnOnce() -> T) -> T {
+        let serving_another = crate::sys::ids::real_uid() == 0 && self.caller.uid != 0;
+        if serving_another {
+            // A uid without a passwd entry has no role, so never gets here; nogroup otherwise.
+            crate::sys::ids::with_fs_ids(self.caller.uid, self.caller.gid.unwrap_or(NOGROUP), open)
+        } else {
+            open()
+        }
+    }
+
     /// Establishes the caller from the kernel's real uid and the passwd file under `root`.
     ///
     /// `board_spec` is `--board` (else the config's board, else the embedded default);

@@ -74,13 +74,19 @@ impl FromStr for Role {
 /// Malformed lines are skipped rather than trusted: a line that does not have seven fields or
 /// whose uid is not a number names nobody.
 pub fn user_for_uid(passwd: &str, uid: u32) -> Option<UserName> {
-    passwd.lines().find_map(|line| {
-        let fields: Vec<&str> = line.split(':').collect();
-        if fields.len() != 7 || fields[2].parse::<u32>().ok()? != uid {
-            return None;
-        }
-        UserName::parse(fields[0]).ok()
+    UserName::parse(entry_for_uid(passwd, uid)?[0]).ok()
+}
+
+/// The seven fields of the first well-formed passwd(5) line for `uid`.
+fn entry_for_uid(passwd: &str, uid: u32) -> Option<Vec<&str>> {
+    passwd.lines().map(|line| line.split(':').collect::<Vec<&str>>()).find(|fields| {
+        fields.len() == 7 && fields[2].parse::<u32>().is_ok_and(|found| found == uid)
     })
+}
+
+/// The primary gid of the passwd(5) entry for `uid` in `passwd`.
+pub fn primary_gid_for_uid(passwd: &str, uid: u32) -> Option<u32> {
+    entry_for_uid(passwd, uid)?[3].parse().ok()
 }
 
 /// One entry of a role map: a user name and the role it gets.
@@ -105,6 +111,8 @@ pub fn role_of(map: &[RoleMapping], user: &UserName) -> Role {
 pub struct Caller {
     /// Real uid, from getuid(2).
     pub uid: u32,
+    /// The primary gid passwd gives that uid (`None` when it has no entry).
+    pub gid: Option<u32>,
     /// The name passwd gives that uid (`None` when it has no entry).
     pub user: Option<UserName>,
     /// The role the caller really has.
@@ -123,7 +131,8 @@ impl Caller {
         } else {
             user.as_ref().map_or(Role::None, |name| role_of(map, name))
         };
-        Caller { uid, user, real_role, role: real_role }
+        let gid = passwd.and_then(|text| primary_gid_for_uid(text, uid));
+        Caller { uid, gid, user, real_role, role: real_role }
     }
 
     /// Applies `--role`: allowed only to lower privilege.
@@ -173,6 +182,8 @@ mod tests {
         assert_eq!(support.user_name(), "support");
         assert_eq!(Caller::identify(1001, Some(PASSWD), &map()).role, Role::Cyberx);
         assert_eq!(Caller::identify(1002, Some(PASSWD), &map()).role, Role::None);
+        assert_eq!(support.gid, Some(1000));
+        assert_eq!(Caller::identify(4242, Some(PASSWD), &map()).gid, None);
         assert_eq!(Caller::identify(4242, Some(PASSWD), &map()).role, Role::None);
         assert_eq!(Caller::identify(0, None, &map()).role, Role::Root);
     }

@@ -707,3 +707,30 @@ fn only_cyberx_and_root_may_upgrade_and_only_root_may_build() {
     }
     assert!(!Path::new("/tmp/never.key").exists());
 }
+
+#[test]
+fn the_daemon_opens_a_package_only_if_the_caller_could() {
+    if !have_peers() {
+        return;
+    }
+    if !is_root() {
+        eprintln!("skipped: needs root to run the daemon and a cyberx caller");
+        return;
+    }
+    let app = Appliance::new("up-perm");
+    let pkg = app.good("v1.pkg", "1.0.0");
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(app.work.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    fs::set_permissions(&pkg, fs::Permissions::from_mode(0o600)).unwrap(); // root's
+    let _daemon = Daemon::start(app.r());
+    let package = pkg.to_str().unwrap();
+    let denied = sensorctl(app.r(), &["system", "upgrade", package]).uid(CYBERX_UID).run();
+    assert_ne!(denied.code, 0, "{}", denied.stdout);
+    assert!(denied.stderr.contains(&format!("open {package}: Permission denied")), "{}", denied.stderr);
+    assert_eq!(app.active(), "slot-a");
+    // The daemon's other work keeps root's permissions: it still reads its own state.
+    std::os::unix::fs::chown(&pkg, Some(CYBERX_UID), None).unwrap();
+    let run = sensorctl(app.r(), &["system", "upgrade", package]).uid(CYBERX_UID).run();
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(app.active(), "slot-b");
+}

@@ -1,7 +1,9 @@
 //! `system upgrade`: signed software upgrade into the inactive slot, atomic A/B switch, commit
 //! after a healthy start, rollback otherwise.
 //!
-//! Apply ([`apply`]): the package is opened once and read from that descriptor only; the
+//! Apply ([`apply`]): the package is opened once, with the caller's own file permissions
+//! when the daemon runs it for a caller ([`Context::open_as_caller`]), and read from that
+//! descriptor only; the
 //! signature over the manifest is verified before anything else is parsed ([`package::open`]);
 //! product, board, version (no downgrade or same version unless `--allow-downgrade`, not older
 //! than the package's `min_version`) and free space are checked; then the payload is staged
@@ -219,10 +221,10 @@ pub fn apply(ctx: &Context, package: &Path, options: Options, out: &mut dyn Writ
     let target = active.other();
     let name = package.display().to_string();
     let refused = |why: String| Error::Problem(format!("package {name} refused: {why}; nothing was changed"));
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(package)
+    // With the caller's own permissions: the daemon, root, must not open for a caller a file
+    // that the caller could not open itself.
+    let file = ctx
+        .open_as_caller(|| OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(package))
         .map_err(|e| Error::io("open", package, e))?;
     if !file.metadata().map_err(|e| Error::io("stat", package, e))?.is_file() {
         return Err(Error::Usage(format!("{name} is not a regular file")));
