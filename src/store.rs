@@ -61,6 +61,28 @@ pub fn replace(path: &Path, contents: &[u8], mode: Mode) -> Result<()> {
     result
 }
 
+/// Opens (creating it 0600, and its directory with `dir_mode`) the lock file at `path` and
+/// takes an exclusive flock(2) on it without waiting; held until the returned file is dropped,
+/// released by the kernel also when the process is killed. Held by another: a temporary
+/// failure (exit 75) saying `busy`, and nothing was changed.
+pub fn lock_exclusive(path: &Path, dir_mode: u32, busy: &str) -> Result<File> {
+    if let Some(dir) = path.parent() {
+        create_dir_all(dir, dir_mode)?;
+    }
+    let file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| Error::io("open", path, e))?;
+    match crate::sys::fs::try_lock_exclusive(&file) {
+        Ok(()) => Ok(file),
+        Err(err) if err.kind() == io::ErrorKind::WouldBlock => Err(Error::Temporary(format!("{busy}; try again"))),
+        Err(err) => Err(Error::io("lock", path, err)),
+    }
+}
+
 /// Creates the directory `dir` and its parents with `mode` for the ones it makes, then makes the
 /// new entries durable.
 pub fn create_dir_all(dir: &Path, mode: u32) -> Result<()> {
@@ -145,6 +167,20 @@ fn create_temp(dir: &Path, target: &Path) -> Result<(PathBuf, File)> {
 mod tests {
     use super::*;
     use crate::testutil::TempDir;
+
+    #[test]
+    fn a_held_lock_is_a_temporary_failure_that_names_the_holder() {
+        let dir = TempDir::new("store-lock");
+        let path = dir.path().join("state/x.lock");
+        let held = lock_exclusive(&path, 0o700, "another x is running").unwrap();
+        assert_eq!(fs::metadata(&path).unwrap().mode() & 0o777, 0o600);
+        assert_eq!(fs::metadata(path.parent().unwrap()).unwrap().mode() & 0o777, 0o700);
+        let busy = lock_exclusive(&path, 0o700, "another x is running").unwrap_err();
+        assert_eq!(busy.exit_code(), 75);
+        assert_eq!(busy.to_string(), "another x is running; try again");
+        drop(held);
+        assert!(lock_exclusive(&path, 0o700, "another x is running").is_ok());
+    }
 
     #[test]
     fn a_write_removes_the_temporary_files_killed_writers_left() {

@@ -30,9 +30,9 @@ use crate::info::emit;
 use crate::store;
 use crate::time::Utc;
 use nanoserde::{DeJson, SerJson};
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 /// sensorctl's own state directory, relative to the root.
@@ -220,24 +220,7 @@ pub fn list_backups(dir: &Path) -> Result<Vec<BackupFile>> {
 /// Opens (creating) and locks the backup lock; held until dropped. Another backup or restore
 /// holding it is a temporary failure (exit 75).
 pub fn lock(settings: &Settings) -> Result<File> {
-    store::create_dir_all(&settings.state_dir, 0o700)?;
-    let path = settings.state_dir.join("backup.lock");
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(&path)
-        .map_err(|e| Error::io("open", &path, e))?;
-    crate::sys::fs::try_lock_exclusive(&file).map_err(|err| {
-        if err.kind() == io::ErrorKind::WouldBlock {
-            Error::io("lock (another backup or restore is running)", &path, err)
-        } else {
-            Error::io("lock", &path, err)
-        }
-    })?;
-    Ok(file)
+    store::lock_exclusive(&settings.state_dir.join("backup.lock"), 0o700, "another backup or restore is running")
 }
 
 /// Lowers this thread's CPU and I/O priority for the rest of its life. Best-effort class, last

@@ -125,16 +125,7 @@ impl Store {
         let parent = self.dir.parent().unwrap_or(Path::new("/"));
         store::create_dir_all(parent, 0o755)?;
         store::create_dir_all(&self.dir, 0o700)?;
-        let lock_path = self.dir.join(LOCK_FILE);
-        let lock = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|e| Error::io("open", &lock_path, e))?;
-        if !crate::sys::flock::try_lock_exclusive(&lock).map_err(|e| Error::io("lock", &lock_path, e))? {
-            return Err(Error::Temporary("another certificate change is in progress; try again".to_string()));
-        }
+        let lock = store::lock_exclusive(&self.dir.join(LOCK_FILE), 0o700, "another certificate change is in progress")?;
         let previous = self.active()?.map(|r| r.dir);
         loop {
             let mut random = [0u8; 4];

@@ -83,6 +83,18 @@ mod tests {
     use crate::testutil::TempDir;
 
     #[test]
+    fn a_second_description_cannot_take_a_held_lock_until_it_is_closed() {
+        let dir = TempDir::new("flock");
+        let path = dir.path().join("lock");
+        let first = std::fs::File::create(&path).unwrap();
+        let second = std::fs::File::open(&path).unwrap();
+        assert!(try_lock_exclusive(&first).is_ok());
+        assert_eq!(try_lock_exclusive(&second).map_err(|e| e.kind()), Err(io::ErrorKind::WouldBlock));
+        drop(first);
+        assert!(try_lock_exclusive(&second).is_ok());
+    }
+
+    #[test]
     fn exchange_swaps_a_file_and_a_directory_and_noreplace_refuses() {
         let dir = TempDir::new("sys-fs");
         let a = dir.path().join("a");

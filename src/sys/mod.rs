@@ -9,7 +9,6 @@
 pub mod clock;
 pub mod ethtool;
 pub mod filelock;
-pub mod flock;
 pub mod fs;
 pub mod icmp;
 pub mod ids;

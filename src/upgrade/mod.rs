@@ -158,20 +158,7 @@ fn settings(ctx: &Context) -> Result<UpgradeSettings> {
 }
 
 fn lock(ctx: &Context) -> Result<File> {
-    let path = ctx.root.resolve(LOCK_FILE);
-    if let Some(dir) = path.parent() {
-        store::create_dir_all(dir, 0o755)?;
-    }
-    let file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(&path)
-        .map_err(|e| Error::io("open", &path, e))?;
-    crate::sys::fs::try_lock_exclusive(&file)
-        .map_err(|_| Error::Temporary("another upgrade, commit or rollback is running".to_string()))?;
-    Ok(file)
+    store::lock_exclusive(&ctx.root.resolve(LOCK_FILE), 0o755, "another upgrade, commit or rollback is running")
 }
 
 /// The staging directory beside an ab-dir slot.
