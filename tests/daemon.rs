@@ -438,3 +438,46 @@ fn the_daemon_applies_the_stored_network_settings_at_start() {
     let after = std::fs::read(root.path().join("etc/sensorctl/config.json")).unwrap();
     assert_eq!(after, config, "the config is left as it is");
 }
+
+/// The daemon's threads: (name, nice value), from /proc.
+fn daemon_threads(pid: u32) -> Vec<(String, i64)> {
+    let mut threads = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap().flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else { continue };
+        let (head, rest) = stat.rsplit_once(") ").unwrap();
+        let name = head.split_once(" (").unwrap().1.to_string();
+        // Field 19 of stat(5), the 17th after the name.
+        let nice = rest.split(' ').nth(16).unwrap().parse().unwrap();
+        threads.push((name, nice));
+    }
+    threads
+}
+
+#[test]
+fn read_only_requests_reuse_a_waiting_thread_and_a_backups_low_priority_is_not_inherited() {
+    if !is_root() {
+        eprintln!("skipped: needs root to run the daemon");
+        return;
+    }
+    let root = sandbox("daemon-reuse");
+    let daemon = Daemon::start(root.path());
+    let mut stream = connect(root.path());
+    for id in 0..5 {
+        let replies = request(&mut stream, &format!(r#"{{"id":{id},"action":{{"Version":{{"json":false}}}}}}"#));
+        assert!(replies.last().unwrap().contains(r#""exit":0"#), "{replies:?}");
+    }
+    // The request threads wait for the next request instead of ending, at most two of them.
+    let waiting = daemon_threads(daemon.pid()).iter().filter(|(name, _)| name == "sensord-request").count();
+    assert!((1..=2).contains(&waiting), "{:?}", daemon_threads(daemon.pid()));
+    // A backup runs at nice 19 on a thread of its own, which ends with it.
+    let replies = request(&mut stream, r#"{"id":9,"action":{"BackupCreate":{}}}"#);
+    assert!(replies.last().unwrap().contains(r#""exit":0"#), "{replies:?}");
+    let started = std::time::Instant::now();
+    while daemon_threads(daemon.pid()).iter().any(|(_, nice)| *nice != 0) {
+        assert!(started.elapsed() < Duration::from_secs(5), "a low-priority thread stays: {:?}", daemon_threads(daemon.pid()));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let replies = request(&mut stream, r#"{"id":10,"action":{"Version":{"json":false}}}"#);
+    assert!(replies.last().unwrap().contains(r#""exit":0"#), "{replies:?}");
+    assert!(daemon_threads(daemon.pid()).iter().all(|(_, nice)| *nice == 0), "{:?}", daemon_threads(daemon.pid()));
+}
