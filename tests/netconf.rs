@@ -426,6 +426,8 @@ fn reconfigure_with_flags_for_each_allowed_role_then_validate() {
     assert_eq!(out.stdout, "");
     assert_eq!(out.stderr, "sensorctl: network reconfigure: permission denied for role cyberx\n");
     assert_eq!(lab.state(), before);
+    let audit = std::fs::read_to_string(lab.path("var/log/sensorctl/audit.log")).unwrap();
+    assert!(audit.ends_with("role=cyberx action=network-reconfigure target=- result=denied\n"), "{audit}");
 }
 
 #[test]

@@ -530,9 +530,13 @@ pub fn complete_reconfigure(action: Action, env: &WizardEnv<'_>, input: &mut dyn
     let Action::NetworkReconfigure { interface, ip, subnet, gateway, dns, monitors, erspan, backup_dir, yes } = action else {
         return Ok(action);
     };
-    // Refuse before the questions, not after them (the executor checks again in any case).
+    // A caller who may not reconfigure is asked nothing: the action goes on unfilled, and the
+    // policy check where it runs (in process, or in the daemon) refuses it and audits the
+    // refusal, which this process (perhaps not root) could not write itself.
     if let Some(ctx) = env.ctx {
-        crate::action::authorize(ctx.caller.role, ActionKind::NetworkReconfigure)?;
+        if crate::action::authorize(ctx.caller.role, ActionKind::NetworkReconfigure).is_err() {
+            return Ok(Action::NetworkReconfigure { interface, ip, subnet, gateway, dns, monitors, erspan, backup_dir, yes });
+        }
     }
     // Read afresh (a reconfigure earlier in the same shell session may have changed it); a
     // caller who may not read it gets the kernel's and the board's values.
