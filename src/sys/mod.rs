@@ -12,6 +12,8 @@ pub mod filelock;
 pub mod fs;
 pub mod icmp;
 pub mod ids;
+#[cfg(all(target_arch = "x86_64", any(test, target_env = "musl")))]
+pub mod memcpy;
 pub mod netdev;
 pub mod netlink;
 pub mod poll;
