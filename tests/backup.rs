@@ -241,6 +241,13 @@ fn backup_then_restore_brings_back_every_byte_mode_owner_and_mtime() {
     set_mtime(&root.path().join("var/cyberx/logs/traffic.log"), 1, 0);
     write(&root.path().join("var/cyberx/baselines/b.bin"), b"baseline", 0o644);
     assert_ne!(data(root.path()), original);
+    // A set-group-id parent: what is created beneath it takes the parent's group, and the
+    // restore must still give every entry the group of the backup.
+    if is_root() {
+        let parent = root.path().join("var/cyberx");
+        std::os::unix::fs::chown(&parent, None, Some(CYBERX_UID)).unwrap();
+        fs::set_permissions(&parent, fs::Permissions::from_mode(0o2755)).unwrap();
+    }
 
     let run = restore(root.path(), &file);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);

@@ -16,9 +16,9 @@
 
 use crate::archive::tar::{TarError, TarReader};
 use crate::error::Error;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, BufRead, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// Why an extraction stopped.
@@ -157,13 +157,7 @@ pub fn create_dir(target: &Path, shown: &str) -> Result<(), Refusal> {
 
 /// Creates the regular file `target` (0600, `O_EXCL | O_NOFOLLOW`) for writing.
 pub fn create_file(target: &Path, shown: &str) -> Result<File, Refusal> {
-    OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(target)
-        .map_err(|err| created(err, shown, target))
+    crate::sys::fs::create_new(target, 0o600).map_err(|err| created(err, shown, target))
 }
 
 /// Removes a staging tree (or file), whatever modes the archive gave its directories; a

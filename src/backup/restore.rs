@@ -209,6 +209,9 @@ struct Target<'a> {
     root: &'a Root,
     staging: PathBuf,
     staged: bool,
+    /// The staging directory has the set-group-id bit (inherited from its parent), so files
+    /// created beneath it take its group rather than ours.
+    inherits_group: bool,
 }
 
 struct Extraction<'a> {
@@ -221,6 +224,8 @@ struct Extraction<'a> {
     out: &'a mut dyn Write,
     done: Counts,
     as_root: bool,
+    /// Owner and group of a file we create (our effective ids).
+    creator: (u32, u32),
     last_progress: Duration,
 }
 
@@ -241,12 +246,13 @@ impl<'a> Extraction<'a> {
             targets: settings
                 .roots
                 .iter()
-                .map(|root| Target { root, staging: root.staging(), staged: false })
+                .map(|root| Target { root, staging: root.staging(), staged: false, inherits_group: false })
                 .collect(),
             skipped: Vec::new(),
             out,
             done: Counts::default(),
             as_root: crate::sys::ids::real_uid() == 0,
+            creator: crate::sys::ids::effective_ids(),
             last_progress: crate::sys::clock::monotonic(),
         })
     }
@@ -351,6 +357,10 @@ impl<'a> Extraction<'a> {
             match entry.kind {
                 Kind::Dir => {
                     extract::create_dir(&target, &shown)?;
+                    if target == self.targets[at].staging {
+                        let meta = fs::symlink_metadata(&target).map_err(|e| Error::io("stat", &target, e))?;
+                        self.targets[at].inherits_group = meta.mode() & libc::S_ISGID != 0;
+                    }
                     stack.push(entry.path.clone(), target, DirMeta { entry, mtime_ns: manifest.mtime_ns });
                 }
                 Kind::File => {
@@ -358,7 +368,9 @@ impl<'a> Extraction<'a> {
                         Some(line) => line.to_vec(),
                         None => return Err(refuse(format!("the manifest has no SHA-256 for '{shown}'"))),
                     };
-                    self.extract_file(&mut main, &entry, manifest.mtime_ns, &target, &expected)?;
+                    // A new file is already ours; chown(2) only when the archive says otherwise.
+                    let owned = !self.targets[at].inherits_group && (entry.uid, entry.gid) == id_pair(self.creator);
+                    self.extract_file(&mut main, &entry, manifest.mtime_ns, &target, &expected, owned)?;
                 }
             }
         }
@@ -438,6 +450,7 @@ impl<'a> Extraction<'a> {
         mtime_ns: u32,
         target: &Path,
         expected: &[u8],
+        owned: bool,
     ) -> Outcome<()> {
         let shown = crate::validate::printable(&entry.path);
         let mut file = extract::create_file(target, &shown)?;
@@ -448,7 +461,7 @@ impl<'a> Extraction<'a> {
         if format::hex(digest.as_ref()).as_bytes() != expected {
             return Err(refuse(format!("SHA-256 mismatch for '{shown}'")));
         }
-        self.apply(&file, target, entry, mtime_ns)?;
+        self.apply(&file, target, entry, mtime_ns, owned)?;
         self.done.files += 1;
         Ok(())
     }
@@ -459,12 +472,13 @@ impl<'a> Extraction<'a> {
             .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW)
             .open(&dir.target)
             .map_err(|e| Error::io("open", &dir.target, e))?;
-        self.apply(&handle, &dir.target, &dir.data.entry, dir.data.mtime_ns)
+        self.apply(&handle, &dir.target, &dir.data.entry, dir.data.mtime_ns, false)
     }
 
-    /// Owner (as root), mode and modification time, through the open descriptor.
-    fn apply(&self, file: &File, path: &Path, entry: &Entry, mtime_ns: u32) -> Outcome<()> {
-        if self.as_root {
+    /// Owner (as root, unless `owned`: it already has the archive's), mode and modification
+    /// time, through the open descriptor.
+    fn apply(&self, file: &File, path: &Path, entry: &Entry, mtime_ns: u32, owned: bool) -> Outcome<()> {
+        if self.as_root && !owned {
             let id =
                 |v: u64| u32::try_from(v).map_err(|_| refuse(format!("'{}' has an owner id out of range", entry.path)));
             std::os::unix::fs::fchown(file, Some(id(entry.uid)?), Some(id(entry.gid)?))
@@ -480,6 +494,11 @@ impl<'a> Extraction<'a> {
         file.set_times(fs::FileTimes::new().set_modified(when)).map_err(|e| Error::io("set the times of", path, e))?;
         Ok(())
     }
+}
+
+/// Owner ids as the archive holds them.
+fn id_pair((uid, gid): (u32, u32)) -> (u64, u64) {
+    (u64::from(uid), u64::from(gid))
 }
 
 fn next_line<R: Read>(lines: &mut Lines<R>) -> Outcome<Option<Line>> {
@@ -676,6 +695,7 @@ mod tests {
                 root: &roots[at],
                 staging: roots[at].staging(),
                 staged,
+                inherits_group: false,
             });
             let items: Vec<SwapItem> = targets.iter().filter_map(|t| SwapItem::plan(t).unwrap()).collect();
             assert_eq!(items.iter().map(|i| i.action.as_str()).collect::<Vec<_>>(), ["exchange", "install", "remove"]);

@@ -11,6 +11,18 @@ pub fn real_uid() -> u32 {
     rustix::process::getuid().as_raw()
 }
 
+/// `geteuid()` and `getegid()`: the effective user and group ids, which (outside
+/// [`with_fs_ids`]) are the owner and group of a file this process creates in a directory
+/// without the set-group-id bit.
+///
+/// # References
+/// - [geteuid(2)](https://man7.org/linux/man-pages/man2/geteuid.2.html)
+#[doc(alias = "geteuid")]
+#[doc(alias = "getegid")]
+pub fn effective_ids() -> (u32, u32) {
+    (rustix::process::geteuid().as_raw(), rustix::process::getegid().as_raw())
+}
+
 /// `setfsgid(gid)` then `setfsuid(uid)` for the calling thread only, runs `f`, then puts the
 /// thread's previous file-system ids back: a root thread that opens a path on behalf of
 /// another user gets exactly that user's permission checks (fsuid/fsgid; supplementary groups
