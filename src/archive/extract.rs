@@ -140,31 +140,35 @@ impl<T> DirStack<T> {
     }
 }
 
-/// An error creating `target`: an existing name is a duplicate in the archive.
-fn created(err: io::Error, shown: &str, target: &Path) -> Refusal {
+/// An error creating `target` (archive path `rel`): an existing name is a duplicate in the
+/// archive.
+fn created(err: io::Error, rel: &str, target: &Path) -> Refusal {
     if err.kind() == io::ErrorKind::AlreadyExists {
-        refuse(format!("duplicate name '{shown}'"))
+        refuse(format!("duplicate name '{}'", crate::validate::printable(rel)))
     } else {
         Refusal::Failed(Error::io("create", target, err))
     }
 }
 
 /// Creates the directory `target` (0700 until the extractor sets its mode); an existing name
-/// is a duplicate. `shown` is the archive path for messages.
-pub fn create_dir(target: &Path, shown: &str) -> Result<(), Refusal> {
-    fs::DirBuilder::new().mode(0o700).create(target).map_err(|err| created(err, shown, target))
+/// is a duplicate. `rel` is the archive path, for messages.
+pub fn create_dir(target: &Path, rel: &str) -> Result<(), Refusal> {
+    fs::DirBuilder::new().mode(0o700).create(target).map_err(|err| created(err, rel, target))
 }
 
 /// Creates the regular file `target` (0600, `O_EXCL | O_NOFOLLOW`) for writing.
-pub fn create_file(target: &Path, shown: &str) -> Result<File, Refusal> {
-    crate::sys::fs::create_new(target, 0o600).map_err(|err| created(err, shown, target))
+pub fn create_file(target: &Path, rel: &str) -> Result<File, Refusal> {
+    crate::sys::fs::create_new(target, 0o600).map_err(|err| created(err, rel, target))
 }
 
 /// Removes a staging tree (or file), whatever modes the archive gave its directories; a
 /// failure is logged.
 pub fn remove_tree(path: &Path) {
     let result = match fs::symlink_metadata(path) {
-        Ok(meta) if meta.is_dir() => make_writable(path).and_then(|()| fs::remove_dir_all(path)),
+        // Root may empty a read-only directory; anyone else first gives the tree back its write
+        // bits (a second walk, so only when the first attempt was refused).
+        Ok(meta) if meta.is_dir() => fs::remove_dir_all(path)
+            .or_else(|_| make_writable(path).and_then(|()| fs::remove_dir_all(path))),
         Ok(_) => fs::remove_file(path),
         Err(_) => return,
     };

@@ -307,10 +307,11 @@ impl<'a> Extraction<'a> {
         }
         let mut stack: DirStack<DirMeta> = DirStack::default();
         while let Some(entry) = main.next_entry()? {
-            let shown = crate::validate::printable(&entry.path);
+            // The path as messages quote it, made only for a message.
+            let shown = || crate::validate::printable(&entry.path);
             let manifest = match next_line(&mut part_a)? {
                 Some(Line::Entry(m)) => m,
-                _ => return Err(refuse(format!("'{shown}' is in the archive but not in its manifest"))),
+                _ => return Err(refuse(format!("'{}' is in the archive but not in its manifest", shown()))),
             };
             for (what, same) in [
                 ("path", entry.path == manifest.entry.path),
@@ -322,14 +323,16 @@ impl<'a> Extraction<'a> {
             ] {
                 if !same {
                     return Err(refuse(format!(
-                        "the tar header of '{shown}' and the manifest disagree about its {what}"
+                        "the tar header of '{}' and the manifest disagree about its {what}",
+                        shown()
                     )));
                 }
             }
             let Some(at) = self.targets.iter().position(|t| inside(&t.root.rel, &entry.path)) else {
                 let roots: Vec<String> = self.targets.iter().map(|t| t.root.board_path.display().to_string()).collect();
                 return Err(refuse(format!(
-                    "'{shown}' is not beneath a data path of this board ({})",
+                    "'{}' is not beneath a data path of this board ({})",
+                    shown(),
                     roots.join(", ")
                 )));
             };
@@ -338,7 +341,7 @@ impl<'a> Extraction<'a> {
                     self.finish_dir(dir)?;
                 }
                 if self.targets[at].staged {
-                    return Err(refuse(format!("duplicate name '{shown}'")));
+                    return Err(refuse(format!("duplicate name '{}'", shown())));
                 }
                 // The data path's parent may not exist yet (a fresh image): make it, so that the
                 // staging path can be made beside the data path.
@@ -356,7 +359,7 @@ impl<'a> Extraction<'a> {
             self.done.entries += 1;
             match entry.kind {
                 Kind::Dir => {
-                    extract::create_dir(&target, &shown)?;
+                    extract::create_dir(&target, &entry.path)?;
                     if target == self.targets[at].staging {
                         let meta = fs::symlink_metadata(&target).map_err(|e| Error::io("stat", &target, e))?;
                         self.targets[at].inherits_group = meta.mode() & libc::S_ISGID != 0;
@@ -366,7 +369,7 @@ impl<'a> Extraction<'a> {
                 Kind::File => {
                     let expected = match part_b.next_line().map_err(|e| refuse(e.to_string()))? {
                         Some(line) => line.to_vec(),
-                        None => return Err(refuse(format!("the manifest has no SHA-256 for '{shown}'"))),
+                        None => return Err(refuse(format!("the manifest has no SHA-256 for '{}'", shown()))),
                     };
                     // A new file is already ours; chown(2) only when the archive says otherwise.
                     let owned = !self.targets[at].inherits_group && (entry.uid, entry.gid) == id_pair(self.creator);
@@ -452,14 +455,13 @@ impl<'a> Extraction<'a> {
         expected: &[u8],
         owned: bool,
     ) -> Outcome<()> {
-        let shown = crate::validate::printable(&entry.path);
-        let mut file = extract::create_file(target, &shown)?;
+        let mut file = extract::create_file(target, &entry.path)?;
         let digest = extract::copy_hashed(tar, &mut file, target, |n| {
             self.done.bytes += n as u64;
             self.progress()
         })?;
         if format::hex(digest.as_ref()).as_bytes() != expected {
-            return Err(refuse(format!("SHA-256 mismatch for '{shown}'")));
+            return Err(refuse(format!("SHA-256 mismatch for '{}'", crate::validate::printable(&entry.path))));
         }
         self.apply(&file, target, entry, mtime_ns, owned)?;
         self.done.files += 1;

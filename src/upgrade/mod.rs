@@ -425,11 +425,11 @@ pub fn extract_all(
         let target = stack.target(base, &entry.path)?;
         match entry.kind {
             Kind::Dir => {
-                extract::create_dir(&target, &shown)?;
+                extract::create_dir(&target, &listed.path)?;
                 stack.push(entry.path.clone(), target, entry.mode);
             }
             Kind::File => {
-                let mut file = extract::create_file(&target, &shown)?;
+                let mut file = extract::create_file(&target, &listed.path)?;
                 let digest = extract::copy_hashed(tar, &mut file, &target, |_| Ok(()))?;
                 if package_hex(digest.as_ref()) != listed.sha256 {
                     return Err(refuse(format!("SHA-256 mismatch for '{shown}'")));
