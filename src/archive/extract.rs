@@ -156,9 +156,11 @@ pub fn create_dir(target: &Path, rel: &str) -> Result<(), Refusal> {
     fs::DirBuilder::new().mode(0o700).create(target).map_err(|err| created(err, rel, target))
 }
 
-/// Creates the regular file `target` (0600, `O_EXCL | O_NOFOLLOW`) for writing.
-pub fn create_file(target: &Path, rel: &str) -> Result<File, Refusal> {
-    crate::sys::fs::create_new(target, 0o600).map_err(|err| created(err, rel, target))
+/// Creates the regular file `target` (`mode` less the umask, `O_EXCL | O_NOFOLLOW`) for
+/// writing. Only an extractor whose staging directory keeps everyone else out may create a
+/// file with more than 0600 before its content is checked.
+pub fn create_file(target: &Path, rel: &str, mode: u32) -> Result<File, Refusal> {
+    crate::sys::fs::create_new(target, mode).map_err(|err| created(err, rel, target))
 }
 
 /// Removes a staging tree (or file), whatever modes the archive gave its directories; a
@@ -219,8 +221,8 @@ mod tests {
         assert!(stack.close_outside("a/f").is_empty());
         let f = stack.target(base, "a/f").unwrap();
         assert_eq!(f, base.join("a/f"));
-        create_file(&f, "a/f").unwrap();
-        assert!(matches!(create_file(&f, "a/f"), Err(Refusal::Refused(why)) if why == "duplicate name 'a/f'"));
+        create_file(&f, "a/f", 0o600).unwrap();
+        assert!(matches!(create_file(&f, "a/f", 0o600), Err(Refusal::Refused(why)) if why == "duplicate name 'a/f'"));
         assert!(matches!(create_dir(&a, "a"), Err(Refusal::Refused(why)) if why == "duplicate name 'a'"));
         // A path whose directory the archive never made (or made and closed) is refused.
         let closed = stack.close_outside("b/x");
@@ -229,7 +231,7 @@ mod tests {
         assert!(matches!(stack.target(base, "a/g"), Err(Refusal::Refused(_))));
         // A symbolic link planted in staging is not followed.
         std::os::unix::fs::symlink("/etc/passwd", base.join("l")).unwrap();
-        assert!(create_file(&base.join("l"), "l").is_err());
+        assert!(create_file(&base.join("l"), "l", 0o600).is_err());
         remove_tree(&a);
         assert!(!a.exists());
     }

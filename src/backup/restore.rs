@@ -226,6 +226,8 @@ struct Extraction<'a> {
     as_root: bool,
     /// Owner and group of a file we create (our effective ids).
     creator: (u32, u32),
+    /// Our file mode creation mask, if the kernel tells it.
+    umask: Option<u32>,
     last_progress: Duration,
 }
 
@@ -253,6 +255,7 @@ impl<'a> Extraction<'a> {
             done: Counts::default(),
             as_root: crate::sys::ids::real_uid() == 0,
             creator: crate::sys::ids::effective_ids(),
+            umask: crate::sys::procfs::umask(),
             last_progress: crate::sys::clock::monotonic(),
         })
     }
@@ -372,8 +375,13 @@ impl<'a> Extraction<'a> {
                         None => return Err(refuse(format!("the manifest has no SHA-256 for '{}'", shown()))),
                     };
                     // A new file is already ours; chown(2) only when the archive says otherwise.
-                    let owned = !self.targets[at].inherits_group && (entry.uid, entry.gid) == id_pair(self.creator);
-                    self.extract_file(&mut main, &entry, manifest.mtime_ns, &target, &expected, owned)?;
+                    let owner = !self.targets[at].inherits_group && (entry.uid, entry.gid) == id_pair(self.creator);
+                    // Created with its own mode when the umask leaves that whole, saving a
+                    // chmod(2); until its directories are finished, staging is 0700 and no one
+                    // else can reach the file.
+                    let mode = entry.mode <= 0o777 && matches!(self.umask, Some(mask) if mask & entry.mode == 0);
+                    let born = Born { owner, mode };
+                    self.extract_file(&mut main, &entry, manifest.mtime_ns, &target, &expected, born)?;
                 }
             }
         }
@@ -453,9 +461,9 @@ impl<'a> Extraction<'a> {
         mtime_ns: u32,
         target: &Path,
         expected: &[u8],
-        owned: bool,
+        born: Born,
     ) -> Outcome<()> {
-        let mut file = extract::create_file(target, &entry.path)?;
+        let mut file = extract::create_file(target, &entry.path, if born.mode { entry.mode } else { 0o600 })?;
         let digest = extract::copy_hashed(tar, &mut file, target, |n| {
             self.done.bytes += n as u64;
             self.progress()
@@ -463,7 +471,7 @@ impl<'a> Extraction<'a> {
         if format::hex(digest.as_ref()).as_bytes() != expected {
             return Err(refuse(format!("SHA-256 mismatch for '{}'", crate::validate::printable(&entry.path))));
         }
-        self.apply(&file, target, entry, mtime_ns, owned)?;
+        self.apply(&file, target, entry, mtime_ns, born)?;
         self.done.files += 1;
         Ok(())
     }
@@ -474,20 +482,22 @@ impl<'a> Extraction<'a> {
             .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW)
             .open(&dir.target)
             .map_err(|e| Error::io("open", &dir.target, e))?;
-        self.apply(&handle, &dir.target, &dir.data.entry, dir.data.mtime_ns, false)
+        self.apply(&handle, &dir.target, &dir.data.entry, dir.data.mtime_ns, Born::default())
     }
 
-    /// Owner (as root, unless `owned`: it already has the archive's), mode and modification
-    /// time, through the open descriptor.
-    fn apply(&self, file: &File, path: &Path, entry: &Entry, mtime_ns: u32, owned: bool) -> Outcome<()> {
-        if self.as_root && !owned {
+    /// Owner (as root) and mode, unless the entry was `born` with them, and modification time,
+    /// through the open descriptor.
+    fn apply(&self, file: &File, path: &Path, entry: &Entry, mtime_ns: u32, born: Born) -> Outcome<()> {
+        if self.as_root && !born.owner {
             let id =
                 |v: u64| u32::try_from(v).map_err(|_| refuse(format!("'{}' has an owner id out of range", entry.path)));
             std::os::unix::fs::fchown(file, Some(id(entry.uid)?), Some(id(entry.gid)?))
                 .map_err(|e| Error::io("chown", path, e))?;
         }
-        file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(entry.mode))
-            .map_err(|e| Error::io("chmod", path, e))?;
+        if !born.mode {
+            file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(entry.mode))
+                .map_err(|e| Error::io("chmod", path, e))?;
+        }
         let secs = Duration::from_secs(entry.mtime.unsigned_abs());
         let base = if entry.mtime >= 0 { UNIX_EPOCH.checked_add(secs) } else { UNIX_EPOCH.checked_sub(secs) };
         let when: SystemTime = base
@@ -496,6 +506,15 @@ impl<'a> Extraction<'a> {
         file.set_times(fs::FileTimes::new().set_modified(when)).map_err(|e| Error::io("set the times of", path, e))?;
         Ok(())
     }
+}
+
+/// What an extracted entry already had when it was created, so need not be set again.
+#[derive(Clone, Copy, Debug, Default)]
+struct Born {
+    /// The archive's owner and group.
+    owner: bool,
+    /// The archive's mode.
+    mode: bool,
 }
 
 /// Owner ids as the archive holds them.

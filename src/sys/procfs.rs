@@ -64,6 +64,23 @@ pub fn stat(pid: u32) -> io::Result<ProcStat> {
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("{path}: unexpected format")))
 }
 
+/// The `Umask:` field of `/proc/self/status` text (octal), if present.
+pub fn parse_umask(status: &str) -> Option<u32> {
+    let value = status.lines().find_map(|line| line.strip_prefix("Umask:"))?;
+    u32::from_str_radix(value.trim(), 8).ok().filter(|mask| *mask <= 0o777)
+}
+
+/// `read("/proc/self/status")`: the process's file mode creation mask, read without changing
+/// it (umask(2) can only set it, and a read-and-restore would race with the daemon's other
+/// threads). `None` when `/proc` is not mounted or the kernel predates the field (4.7).
+///
+/// # References
+/// - [proc_pid_status(5)](https://man7.org/linux/man-pages/man5/proc_pid_status.5.html)
+#[doc(alias = "proc_pid_status")]
+pub fn umask() -> Option<u32> {
+    parse_umask(&std::fs::read_to_string("/proc/self/status").ok()?)
+}
+
 /// `getdents("/proc")`: the pids of every process visible in our PID namespace (no threads).
 ///
 /// # References
@@ -93,6 +110,17 @@ pub fn clock_ticks_per_second() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_the_umask_field_and_nothing_else() {
+        assert_eq!(parse_umask("Name:\tsensorctl\nUmask:\t0022\nState:\tR\n"), Some(0o022));
+        assert_eq!(parse_umask("Umask:\t0777\n"), Some(0o777));
+        assert_eq!(parse_umask("Name:\tx\n"), None);
+        assert_eq!(parse_umask("Umask:\t0999\n"), None);
+        assert_eq!(parse_umask("Umask:\t01777\n"), None);
+        // The running process has one (every kernel this appliance runs is newer than 4.7).
+        assert!(umask().is_some());
+    }
 
     #[test]
     fn parses_names_with_spaces_and_parentheses() {

@@ -429,7 +429,7 @@ pub fn extract_all(
                 stack.push(entry.path.clone(), target, entry.mode);
             }
             Kind::File => {
-                let mut file = extract::create_file(&target, &listed.path)?;
+                let mut file = extract::create_file(&target, &listed.path, 0o600)?;
                 let digest = extract::copy_hashed(tar, &mut file, &target, |_| Ok(()))?;
                 if package_hex(digest.as_ref()) != listed.sha256 {
                     return Err(refuse(format!("SHA-256 mismatch for '{shown}'")));
