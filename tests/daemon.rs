@@ -38,14 +38,22 @@ fn request(stream: &mut UnixStream, line: &str) -> Vec<String> {
     replies
 }
 
+/// A sandbox named `label` and a daemon serving it; `None`, with a note of what the test
+/// needed root for (`why`), when the tests do not run as root. The daemon is the second
+/// binding, so it stops before its sandbox is removed.
+fn daemon_in_sandbox(label: &str, why: &str) -> Option<(TempDir, Daemon)> {
+    if !is_root() {
+        eprintln!("skipped: needs root to {why}");
+        return None;
+    }
+    let root = sandbox(label);
+    let daemon = Daemon::start(root.path());
+    Some((root, daemon))
+}
+
 #[test]
 fn socket_and_directory_are_root_and_group_only() {
-    if !is_root() {
-        eprintln!("skipped: needs root to run the daemon");
-        return;
-    }
-    let root = sandbox("daemon-perms");
-    let _daemon = Daemon::start(root.path());
+    let Some((root, _daemon)) = daemon_in_sandbox("daemon-perms", "run the daemon") else { return };
     let dir = std::fs::metadata(root.path().join("run/sensorctl")).unwrap();
     assert_eq!((dir.mode() & 0o777, dir.uid(), dir.gid()), (0o750, 0, SENSORCTL_GID));
     let socket = std::fs::metadata(root.path().join("run/sensorctl/sensord.sock")).unwrap();
@@ -54,12 +62,7 @@ fn socket_and_directory_are_root_and_group_only() {
 
 #[test]
 fn every_role_gets_the_in_process_output_or_a_denial() {
-    if !is_root() {
-        eprintln!("skipped: needs root to run the daemon and other uids");
-        return;
-    }
-    let root = sandbox("daemon-roles");
-    let _daemon = Daemon::start(root.path());
+    let Some((root, _daemon)) = daemon_in_sandbox("daemon-roles", "run the daemon and other uids") else { return };
     for (uid, role) in [(SUPPORT_UID, "support"), (CYBERX_UID, "cyberx"), (CYBERX_HOST_UID, "cyberx_host"), (STRANGER_UID, "none")] {
         for command in [&["system", "version"][..], &["system", "sanity"], &["date", "--json"]] {
             let mut local_args = vec!["--role", role];
@@ -77,12 +80,7 @@ fn every_role_gets_the_in_process_output_or_a_denial() {
 
 #[test]
 fn two_hundred_concurrent_clients_are_all_answered() {
-    if !is_root() {
-        eprintln!("skipped: needs root to run the daemon");
-        return;
-    }
-    let root = sandbox("daemon-load");
-    let _daemon = Daemon::start(root.path());
+    let Some((root, _daemon)) = daemon_in_sandbox("daemon-load", "run the daemon") else { return };
     let root_path = root.path().to_path_buf();
     let clients: Vec<_> = (0..200)
         .map(|n| {
@@ -112,12 +110,7 @@ fn two_hundred_concurrent_clients_are_all_answered() {
 
 #[test]
 fn malformed_huge_silent_and_vanishing_clients_do_not_stop_it() {
-    if !is_root() {
-        eprintln!("skipped: needs root to run the daemon");
-        return;
-    }
-    let root = sandbox("daemon-hostile");
-    let daemon = Daemon::start(root.path());
+    let Some((root, daemon)) = daemon_in_sandbox("daemon-hostile", "run the daemon") else { return };
 
     let mut stream = connect(root.path());
     let replies = request(&mut stream, "{not json");
@@ -172,12 +165,7 @@ fn malformed_huge_silent_and_vanishing_clients_do_not_stop_it() {
 
 #[test]
 fn more_connections_than_the_cap_are_told_to_retry() {
-    if !is_root() {
-        eprintln!("skipped: needs root to run the daemon");
-        return;
-    }
-    let root = sandbox("daemon-cap");
-    let _daemon = Daemon::start(root.path());
+    let Some((root, _daemon)) = daemon_in_sandbox("daemon-cap", "run the daemon") else { return };
     let mut held = Vec::new();
     for _ in 0..256 {
         let mut stream = connect(root.path());
@@ -303,12 +291,7 @@ fn scheduled_backups_follow_the_configured_interval_and_are_complete() {
 
 #[test]
 fn denials_of_every_kind_are_audited_in_the_daemon_and_in_process() {
-    if !is_root() {
-        eprintln!("skipped: needs root to run the daemon and other uids");
-        return;
-    }
-    let root = sandbox("daemon-deny-audit");
-    let _daemon = Daemon::start(root.path());
+    let Some((root, _daemon)) = daemon_in_sandbox("daemon-deny-audit", "run the daemon and other uids") else { return };
     let today = std::process::Command::new("date").args(["-u", "+%Y-%m-%dT"]).output().unwrap();
     let today = String::from_utf8(today.stdout).unwrap().trim().to_string();
     // Harmless actions only: a broken policy must not blink or power anything off.
@@ -455,12 +438,7 @@ fn daemon_threads(pid: u32) -> Vec<(String, i64)> {
 
 #[test]
 fn read_only_requests_reuse_a_waiting_thread_and_a_backups_low_priority_is_not_inherited() {
-    if !is_root() {
-        eprintln!("skipped: needs root to run the daemon");
-        return;
-    }
-    let root = sandbox("daemon-reuse");
-    let daemon = Daemon::start(root.path());
+    let Some((root, daemon)) = daemon_in_sandbox("daemon-reuse", "run the daemon") else { return };
     let mut stream = connect(root.path());
     for id in 0..5 {
         let replies = request(&mut stream, &format!(r#"{{"id":{id},"action":{{"Version":{{"json":false}}}}}}"#));
