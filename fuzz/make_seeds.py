@@ -4,6 +4,8 @@
 Run from the repository root as root, after `cargo build`:  python3 fuzz/make_seeds.py
 - board_json, config_json: the board files in board/ and a config like the tests write
 - restore_extract, gzip_tar, backup_format: a real backup made by target/debug/sensorctl
+- inflate: raw deflate streams of a log-like text by zlib, one per strategy (stored, fixed,
+  dynamic, Huffman only, RLE), each after the byte that sets the fuzzer's input piece size
 - netlink: link, address and route dump replies of the kernel, read in a fresh network
   namespace with a veth pair, an address and a default route (`unshare -n`)
 - sntp_reply: a reply from chronyd serving on a loopback address
@@ -15,7 +17,7 @@ Run from the repository root as root, after `cargo build`:  python3 fuzz/make_se
 
 `python3 fuzz/make_seeds.py cert_import upgrade_package` remakes only those targets' seeds.
 """
-import gzip, os, shutil, socket, struct, subprocess, sys, tempfile, time
+import gzip, os, shutil, socket, struct, subprocess, sys, tempfile, time, zlib
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SEEDS = os.path.join(REPO, "fuzz", "seeds")
@@ -82,6 +84,15 @@ for seq, (msg_type, payload) in enumerate([(18, struct.pack("BxHiII", 0, 0, 0, 0
 for msg_type, d in out:
     sys.stdout.buffer.write(struct.pack("HI", msg_type, len(d)) + d)
 '''
+
+
+def inflate():
+    text = b"".join(b"2026-11-26T06:%02d:%02d sensor eth%d modbus read ok value=%d\n" % (i // 60, i % 60, i % 3, i * 7 % 101)
+                    for i in range(300))
+    for name, level, strategy in [("stored", 0, 0), ("fixed", 6, zlib.Z_FIXED), ("dynamic", 6, 0),
+                                  ("huffman-only", 6, zlib.Z_HUFFMAN_ONLY), ("rle", 6, zlib.Z_RLE)]:
+        c = zlib.compressobj(level, zlib.DEFLATED, -15, 8, strategy)
+        put("inflate", name, bytes([len(name)]) + c.compress(text) + c.flush())
 
 
 def netlink():
@@ -253,6 +264,6 @@ def upgrade_package():
 
 if __name__ == "__main__":
     steps = {"board_json": boards_and_config, "backup": backup, "netlink": netlink, "sntp": sntp, "lines": lines,
-             "cert_import": cert_import, "upgrade_package": upgrade_package}
+             "cert_import": cert_import, "upgrade_package": upgrade_package, "inflate": inflate}
     for name in sys.argv[1:] or steps:
         steps[name]()

@@ -1,4 +1,5 @@
-//! gzip (RFC 1952) framing around miniz_oxide's raw deflate: a streaming member writer, a
+//! gzip (RFC 1952) framing around raw deflate (miniz_oxide's compressor, our own
+//! [`super::inflate`] decoder): a streaming member writer, a
 //! stored (uncompressed) member writer whose length is known in advance, and a strict streaming
 //! reader of one or more concatenated members.
 //!
@@ -12,9 +13,8 @@
 #![forbid(unsafe_code)]
 
 use super::crc32::Crc32;
+use super::inflate::{Inflater, Progress};
 use miniz_oxide::deflate::core::{create_comp_flags_from_zip_params, CompressorOxide};
-use miniz_oxide::inflate::core::{decompress, inflate_flags, DecompressorOxide};
-use miniz_oxide::inflate::TINFLStatus;
 use miniz_oxide::{MZFlush, MZStatus};
 use std::io::{self, Read, Write};
 
@@ -34,8 +34,8 @@ const DEFLATE_OUT: usize = 64 * 1024;
 /// Input buffer of the reader.
 const READ_IN: usize = 128 * 1024;
 
-/// The reader's output window: a power of two of at least deflate's 32 KiB window; larger
-/// than that so that file data comes out in long pieces (fewer calls, fewer write(2)s).
+/// The reader's output buffer: deflate's 32 KiB history and room after it, so that file data
+/// comes out in long pieces (fewer calls, fewer write(2)s).
 const WINDOW: usize = 256 * 1024;
 
 fn invalid(what: impl Into<String>) -> io::Error {
@@ -281,9 +281,8 @@ pub struct GzipReader<R: Read> {
     in_pos: usize,
     in_len: usize,
     src_eof: bool,
-    inflater: Box<DecompressorOxide>,
-    window: Box<[u8]>,
-    win_pos: usize,
+    inflater: Inflater,
+    /// The unread output: this range of `inflater.output()`.
     out_start: usize,
     out_end: usize,
     crc: Crc32,
@@ -304,9 +303,7 @@ impl<R: Read> GzipReader<R> {
             in_pos: 0,
             in_len: 0,
             src_eof: false,
-            inflater: Box::default(),
-            window: vec![0; WINDOW].into_boxed_slice(),
-            win_pos: 0,
+            inflater: Inflater::new(WINDOW),
             out_start: 0,
             out_end: 0,
             crc: Crc32::new(),
@@ -413,7 +410,7 @@ impl<R: Read> GzipReader<R> {
         if flags & 0x02 != 0 {
             self.take(2)?;
         }
-        self.inflater.init();
+        self.inflater.start_member();
         self.crc = Crc32::new();
         self.isize = 0;
         Ok(true)
@@ -445,40 +442,28 @@ impl<R: Read> GzipReader<R> {
                     if self.in_pos == self.in_len {
                         self.fill(1)?;
                     }
-                    let flags = if self.src_eof { 0 } else { inflate_flags::TINFL_FLAG_HAS_MORE_INPUT };
-                    let (status, used, written) = decompress(
-                        &mut self.inflater,
-                        &self.input[self.in_pos..self.in_len],
-                        &mut self.window,
-                        self.win_pos,
-                        flags,
-                    );
-                    self.in_pos += used;
-                    self.compressed_in += used as u64;
-                    if written > 0 {
-                        let region = &self.window[self.win_pos..self.win_pos + written];
+                    let result = self.inflater.inflate(&self.input[self.in_pos..self.in_len], self.src_eof)?;
+                    self.in_pos += result.consumed;
+                    self.compressed_in += result.consumed as u64;
+                    if !result.produced.is_empty() {
                         if self.check_crc {
-                            self.crc.update(region);
+                            self.crc.update(&self.inflater.output()[result.produced.clone()]);
                         }
-                        self.isize += written as u64;
-                        self.out_start = self.win_pos;
-                        self.out_end = self.win_pos + written;
-                        self.win_pos = (self.win_pos + written) & (WINDOW - 1);
+                        self.isize += result.produced.len() as u64;
+                        self.out_start = result.produced.start;
+                        self.out_end = result.produced.end;
                     }
-                    match status {
-                        TINFLStatus::Done => {
+                    match result.progress {
+                        Progress::Done => {
                             self.read_trailer()?;
                             self.state = ReadState::Header;
                         }
-                        TINFLStatus::NeedsMoreInput => {
-                            if self.src_eof && self.in_pos == self.in_len {
-                                return Err(invalid("truncated gzip stream"));
-                            }
+                        // Not at the end of the source (the decoder would have said
+                        // "truncated"): read at least one more byte.
+                        Progress::NeedInput => {
                             self.fill(self.in_len - self.in_pos + 1)?;
                         }
-                        TINFLStatus::HasMoreOutput => {}
-                        TINFLStatus::FailedCannotMakeProgress => return Err(invalid("truncated gzip stream")),
-                        _ => return Err(invalid("corrupt deflate data in the gzip stream")),
+                        Progress::OutputFull => {}
                     }
                 }
             }
@@ -494,7 +479,7 @@ impl<R: Read> Read for GzipReader<R> {
         }
         self.produce()?;
         let n = buf.len().min(self.out_end - self.out_start);
-        buf[..n].copy_from_slice(&self.window[self.out_start..self.out_start + n]);
+        buf[..n].copy_from_slice(&self.inflater.output()[self.out_start..self.out_start + n]);
         self.out_start += n;
         Ok(n)
     }
@@ -503,7 +488,7 @@ impl<R: Read> Read for GzipReader<R> {
 impl<R: Read> io::BufRead for GzipReader<R> {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
         self.produce()?;
-        Ok(&self.window[self.out_start..self.out_end])
+        Ok(&self.inflater.output()[self.out_start..self.out_end])
     }
 
     fn consume(&mut self, amt: usize) {
@@ -605,6 +590,49 @@ mod tests {
         assert!(writer.write_all(b"four").is_err());
         writer.write_all(b"ab").unwrap();
         assert!(writer.finish().is_err());
+    }
+
+    /// Runs `program args` with `input` on stdin and returns its stdout.
+    fn filter(program: &str, args: &[&str], input: &[u8]) -> Vec<u8> {
+        use std::process::{Command, Stdio};
+        let mut child = Command::new(program)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|err| panic!("{program} (a test peer) cannot run: {err}"));
+        let mut stdin = child.stdin.take().unwrap();
+        let input = input.to_vec();
+        let feeder = std::thread::spawn(move || stdin.write_all(&input));
+        let output = child.wait_with_output().unwrap();
+        feeder.join().unwrap().unwrap();
+        assert!(output.status.success(), "{program} {args:?} failed");
+        output.stdout
+    }
+
+    #[test]
+    fn reads_what_gnu_gzip_and_zlib_write() {
+        // The decoder is ours, so check it against the two common encoders: GNU gzip at its
+        // fastest, default and best levels, and zlib (Python's binding) with every strategy
+        // (default, filtered, Huffman only, RLE, fixed codes) and small windows and memory,
+        // which change its block sizes and distances. Each gives one or more members.
+        let data = sample(400_000);
+        for level in ["-1", "-6", "-9"] {
+            let member = filter("gzip", &["-c", "-n", level], &data);
+            assert!(read_all(&member).unwrap() == data, "gzip {level}");
+        }
+        let script = "import sys, zlib\n\
+            data = sys.stdin.buffer.read()\n\
+            for level, wbits, mem, strategy in [(1, 15, 8, 0), (6, 15, 8, 1), (9, 15, 9, 2), (6, 15, 8, 3), \
+            (6, 15, 8, 4), (9, 9, 1, 0), (4, 12, 4, 0)]:\n\
+            \x20   c = zlib.compressobj(level, zlib.DEFLATED, 16 + wbits, mem, strategy)\n\
+            \x20   sys.stdout.buffer.write(c.compress(data) + c.flush())\n";
+        let members = filter("python3", &["-c", script], &data);
+        let mut reader = GzipReader::new(&members[..]);
+        let mut out = Vec::new();
+        reader.read_to_end(&mut out).unwrap();
+        assert_eq!(reader.members(), 7);
+        assert!(out.chunks(data.len()).all(|chunk| chunk == data) && out.len() == 7 * data.len());
     }
 
     #[test]
