@@ -131,7 +131,8 @@ struct Bits<'a> {
 }
 
 impl Bits<'_> {
-    /// Loads input until at least 56 bits are buffered, or the input is used up.
+    /// Loads input until at least 56 bits are buffered, or the input is used up; never more
+    /// than 63, which the shift by `left` needs.
     #[inline(always)]
     fn refill(&mut self) {
         if let Some(word) = self.input.get(self.pos..self.pos + 8) {
@@ -142,7 +143,7 @@ impl Bits<'_> {
             self.pos += whole as usize;
             self.left += whole << 3;
         } else {
-            while self.left <= 56 {
+            while self.left < 56 {
                 let Some(&byte) = self.input.get(self.pos) else { break };
                 self.buf |= u64::from(byte) << self.left;
                 self.pos += 1;
