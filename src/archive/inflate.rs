@@ -761,12 +761,10 @@ mod tests {
         // Hand-assembled: BFINAL 1, BTYPE 01; literal 'x' (0x30+0x78=0xa8, 8 bits); length
         // code 257 (3; 7 bits 0000001); distance code 3 (4; 5 bits 00011); end (0000000).
         let mut writer = BitWriter::default();
-        writer.put(1, 1);
-        writer.put(1, 2);
-        writer.code(0xa8, 8);
-        writer.code(1, 7);
-        writer.code(3, 5);
-        writer.code(0, 7);
+        writer.fields(&[(1, 1), (1, 2)]);
+        for (code, bits) in [(0xa8, 8), (1, 7), (3, 5), (0, 7)] {
+            writer.code(code, bits);
+        }
         // What follows the stream in a gzip member (its trailer), so that the bits are there.
         let mut stream = writer.finish();
         stream.extend([0u8; 8]);
@@ -786,24 +784,13 @@ mod tests {
         assert_eq!(reason(&stream[..stream.len() / 2]), "truncated gzip stream");
         // Dynamic header claiming 287 literal/length codes (HLIT 30).
         let mut writer = BitWriter::default();
-        writer.put(1, 1);
-        writer.put(2, 2);
-        writer.put(30, 5);
-        writer.put(0, 5);
-        writer.put(0, 4);
-        writer.put(0, 32);
+        // BFINAL, BTYPE 2, HLIT, HDIST, HCLEN, then zeros.
+        writer.fields(&[(1, 1), (2, 2), (30, 5), (0, 5), (0, 4), (0, 32)]);
         assert_eq!(reason(&writer.finish()), "corrupt deflate data (too many length or distance codes)");
         // Code-length code with two 1-bit codes and one more: over-subscribed.
         let mut writer = BitWriter::default();
-        writer.put(1, 1);
-        writer.put(2, 2);
-        writer.put(0, 5);
-        writer.put(0, 5);
-        writer.put(0, 4); // four code-length lengths: symbols 16, 17, 18, 0
-        for len in [1, 1, 1, 0] {
-            writer.put(len, 3);
-        }
-        writer.put(0, 32);
+        // HCLEN 0: four code-length lengths (symbols 16, 17, 18, 0) of 3 bits each.
+        writer.fields(&[(1, 1), (2, 2), (0, 5), (0, 5), (0, 4), (1, 3), (1, 3), (1, 3), (0, 3), (0, 32)]);
         assert_eq!(reason(&writer.finish()), "corrupt deflate data (over-subscribed Huffman code)");
         // Every flipped bit of a real stream: an error or some output, never a panic.
         for at in 0..stream.len().min(400) {
@@ -832,6 +819,13 @@ mod tests {
                 self.bytes.push(self.bits as u8);
                 self.bits >>= 8;
                 self.count -= 8;
+            }
+        }
+
+        /// Header fields and extra bits: (value, bits) pairs, in order.
+        fn fields(&mut self, fields: &[(u64, u32)]) {
+            for &(value, n) in fields {
+                self.put(value, n);
             }
         }
 
