@@ -4,9 +4,9 @@
 //! opt-level "z", where miniz_oxide's inflate keeps its small helpers (bit reads, table
 //! lookups, match copies) as out-of-line calls; `perf` put inflate at 38 % of a restore, and
 //! restore must be at least as fast as `tar -xzf` on one thread (issue 7). This decoder keeps
-//! the whole symbol loop in one function: one 64-bit refill per symbol, table entries that
-//! carry the length and distance bases with their extra-bit counts, and matches copied eight
-//! bytes at a time within a linear output buffer.
+//! the whole symbol loop in one function: one 64-bit refill per symbol (two literals may share
+//! one), table entries that carry the length and distance bases with their extra-bit counts,
+//! and matches copied 8 or 16 bytes at a time within a linear output buffer.
 //!
 //! Streaming without partial symbols: a call decodes only while the bit buffer holds a whole
 //! worst-case symbol (48 bits) or the input is known to be complete, and only while the output
@@ -40,9 +40,9 @@ const PAIR_BITS: u32 = 48;
 /// through a subtable.
 const LITLEN_ROOT: u32 = 10;
 const DIST_ROOT: u32 = 8;
-/// Table sizes: the primary table plus room for subtables. zlib's `enough` program gives the
-/// worst cases, 1332 (286 symbols, root 10, 15 bits) and 402 (30 symbols, root 8); `build`
-/// still checks every subtable against the slice it fills.
+/// Table sizes: the primary table plus room for subtables. The worst cases, from zlib's
+/// `enough` program as libdeflate records them, are 1334 entries (`enough 288 10 15`) and 402
+/// (`enough 32 8 15`); `build` still checks every subtable against the slice it fills.
 const LITLEN_TABLE: usize = 1 << 11;
 const DIST_TABLE: usize = 1 << 9;
 /// The code-length code has at most 7-bit codes, so it needs no subtable.
@@ -113,6 +113,7 @@ pub struct Inflated {
     pub consumed: usize,
     /// Where this call's output lies in [`Inflater::output`].
     pub produced: Range<usize>,
+    /// Why the call stopped.
     pub progress: Progress,
 }
 
@@ -180,7 +181,7 @@ impl Bits<'_> {
     }
 }
 
-/// The entry a table gives for a code of `len` bits that maps to `entry`.
+/// The entry of the code at the bottom of `bits`: the primary table's, or its subtable's.
 #[inline(always)]
 fn lookup<const N: usize>(table: &[u32; N], root: u32, bits: u64) -> u32 {
     let entry = table[(bits as usize) & ((1 << root) - 1) & (N - 1)];
@@ -194,8 +195,9 @@ fn lookup<const N: usize>(table: &[u32; N], root: u32, bits: u64) -> u32 {
 
 /// Copies a match of `length` bytes from `from` to `to` (`from` + `N` <= `to`, so every chunk
 /// is read wholly before it is written, overlap or not) in `N`-byte chunks; the last chunk may
-/// write up to `N` - 1 bytes past the match, within [`ROOM`]. Written with `first_chunk`
-/// because slice-to-slice copies stay out-of-line calls at opt-level "z".
+/// write up to `N` - 1 bytes past the match, within [`ROOM`] (so the `else` branches cannot
+/// be taken). Written with `first_chunk` because slice-to-slice copies stay out-of-line calls
+/// at opt-level "z".
 #[inline(always)]
 fn copy_forward<const N: usize>(out: &mut [u8], mut from: usize, mut to: usize, length: usize) {
     let end = to + length;
