@@ -38,8 +38,14 @@ const READ_IN: usize = 128 * 1024;
 /// comes out in long pieces (fewer calls, fewer write(2)s).
 const WINDOW: usize = 256 * 1024;
 
-fn invalid(what: impl Into<String>) -> io::Error {
+/// An `InvalidData` error with its reason, for the gzip reader and the decoder under it.
+pub(super) fn invalid(what: impl Into<String>) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, what.into())
+}
+
+/// The error of input that ends inside a member (the decoder's too).
+pub(super) fn truncated() -> io::Error {
+    invalid("truncated gzip stream")
 }
 
 fn trailer(crc: &Crc32, isize: u64) -> [u8; 8] {
@@ -355,7 +361,7 @@ impl<R: Read> GzipReader<R> {
 
     fn take(&mut self, n: usize) -> io::Result<&[u8]> {
         if self.fill(n)? < n {
-            return Err(invalid("truncated gzip stream"));
+            return Err(truncated());
         }
         let at = self.in_pos;
         self.in_pos += n;

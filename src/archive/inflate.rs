@@ -23,6 +23,7 @@
 //! Pure; needs no privileges.
 #![forbid(unsafe_code)]
 
+use super::gzip::{invalid, truncated};
 use std::io;
 use std::ops::Range;
 
@@ -69,14 +70,6 @@ const DIST_EXTRA: [u8; 30] =
     [0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13];
 /// The order in which a dynamic header lists the code-length code's lengths.
 const CODELEN_ORDER: [usize; 19] = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15];
-
-fn invalid(what: &str) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, what.to_string())
-}
-
-fn truncated() -> io::Error {
-    invalid("truncated gzip stream")
-}
 
 /// Where the decoder is between calls.
 #[derive(Clone, Copy, Debug, PartialEq)]
