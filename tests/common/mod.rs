@@ -6,6 +6,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
 
 /// The binary under test: `SENSORCTL_BIN` (scripts/test sets it to the static release build in
 /// dist/), else the one cargo built for this test run.
@@ -29,9 +30,13 @@ pub struct TempDir(PathBuf);
 
 impl TempDir {
     pub fn new(label: &str) -> TempDir {
+        TempDir::under(&std::env::temp_dir(), label)
+    }
+    /// One under `base` (say /dev/shm, for a test about memory rather than the disk).
+    pub fn under(base: &Path, label: &str) -> TempDir {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!("sensorctl-it-{label}-{}-{n}", std::process::id()));
+        let path = base.join(format!("sensorctl-it-{label}-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&path);
         std::fs::create_dir_all(&path).unwrap();
         TempDir(path)
@@ -108,6 +113,15 @@ impl Daemon {
     }
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+    /// How it ended, if it has.
+    pub fn ended(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().unwrap()
+    }
+    /// Kills it with SIGKILL and reaps it.
+    pub fn kill_9(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
     }
 }
 
@@ -227,14 +241,35 @@ pub fn alias(dir: &Path, name: &str) -> PathBuf {
 pub struct NetNs(pub String);
 
 impl NetNs {
+    /// One with its loopback up.
     pub fn new(label: &str) -> NetNs {
+        let ns = NetNs::bare(label);
+        ns.ip(&["link", "set", "lo", "up"]);
+        ns
+    }
+    /// One as the kernel makes it: only `lo`, and down.
+    pub fn bare(label: &str) -> NetNs {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let name = format!("sctl-{label}-{}-{n}", std::process::id());
         let ns = NetNs(name);
         ns.host(&["ip", "netns", "add", &ns.0]);
-        ns.exec(&["ip", "link", "set", "lo", "up"]);
         ns
+    }
+    /// `ip -n NS ARGS`, which must succeed.
+    pub fn ip(&self, args: &[&str]) -> String {
+        let mut full = vec!["ip", "-n", &self.0];
+        full.extend_from_slice(args);
+        self.host(&full)
+    }
+    /// `ip netns exec NS PROGRAM ARGS` in the C locale, whatever its exit status.
+    pub fn output(&self, program: &str, args: &[&str]) -> Output {
+        Command::new("ip")
+            .args(["netns", "exec", &self.0, program])
+            .args(args)
+            .env("LC_ALL", "C")
+            .output()
+            .unwrap_or_else(|e| panic!("ip netns exec {program}: {e}"))
     }
     /// Runs a host command, panicking with its stderr if it fails.
     pub fn host(&self, argv: &[&str]) -> String {
@@ -247,6 +282,11 @@ impl NetNs {
         let mut full = vec!["ip", "netns", "exec", &self.0];
         full.extend_from_slice(argv);
         self.host(&full)
+    }
+    /// `sensorctl daemon` serving `root` inside the namespace, so that its actions reach the
+    /// namespace's links.
+    pub fn daemon(&self, root: &Path) -> Daemon {
+        Daemon::start_with(self.sensorctl(root, &["daemon"]), root)
     }
     /// `sensorctl ARGS` inside the namespace, against `root`.
     pub fn sensorctl(&self, root: &Path, args: &[&str]) -> Command {
@@ -278,4 +318,112 @@ pub fn can_make_netns() -> bool {
 pub fn board_json(edit: impl Fn(String) -> String) -> String {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/board/generic-x86/board.json")).unwrap();
     edit(text)
+}
+
+/// Says that a test cannot run on this machine and why; the caller then returns.
+///
+/// A skip must never pass for a success: under `CI=true` (where everything a test needs is
+/// installed and the run is root) it fails the test; elsewhere it is written to
+/// `SENSORCTL_SKIP_LOG`, which scripts/test counts into its closing `skipped` figure (libtest
+/// itself would count the test as passed).
+pub fn skip(reason: &str) {
+    if std::env::var_os("CI").is_some_and(|v| v == "true") {
+        panic!("skipped in CI, where every test must run: {reason}");
+    }
+    record_skip(reason);
+}
+
+/// Says that this target cannot exercise what a test checks (qemu-user's gaps, listed in the
+/// README); counted as skipped, and allowed in CI because the same test runs on x86_64.
+pub fn skip_on_this_target(reason: &str) {
+    record_skip(reason);
+}
+
+fn record_skip(reason: &str) {
+    let test = std::thread::current().name().unwrap_or("?").to_string();
+    eprintln!("skipped: {test}: {reason}");
+    if let Some(log) = std::env::var_os("SENSORCTL_SKIP_LOG") {
+        // O_APPEND: one write per line, so lines from parallel tests never interleave.
+        let line = format!("runtime\t{test}\t{}\n", reason.replace(['\t', '\n'], " "));
+        let mut file = std::fs::OpenOptions::new().append(true).create(true).open(&log).unwrap();
+        file.write_all(line.as_bytes()).unwrap();
+    }
+}
+
+/// Whether a test running under qemu-user (scripts/test-cross sets `SENSORCTL_RUNNER`).
+pub fn under_qemu() -> bool {
+    std::env::var_os("SENSORCTL_RUNNER").is_some_and(|r| !r.is_empty())
+}
+
+/// A small xorshift generator for kill instants and jitter. The seed comes from
+/// `SENSORCTL_TEST_SEED` or the clock, and is printed so that a failure can be replayed.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new() -> Rng {
+        let seed = std::env::var("SENSORCTL_TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1
+        });
+        eprintln!("random instants from SENSORCTL_TEST_SEED={seed}");
+        Rng::seeded(seed)
+    }
+    pub fn seeded(seed: u64) -> Rng {
+        Rng(seed | 1)
+    }
+    /// The next 64 random bits (xorshift64*).
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    /// A number in `0..bound` (0 when `bound` is 0).
+    pub fn below(&mut self, bound: u64) -> u64 {
+        self.next() % bound.max(1)
+    }
+    /// A duration in `0..limit`.
+    pub fn duration_below(&mut self, limit: Duration) -> Duration {
+        limit.mul_f64((self.next() % 10_000) as f64 / 10_000.0)
+    }
+}
+
+/// The one kill-9 helper: waits up to `delay` for `child` to end by itself, else kills it with
+/// SIGKILL; reaps it either way. Returns whether it was killed (false: it had already ended).
+pub fn kill_9_after(child: &mut std::process::Child, delay: Duration) -> bool {
+    let end = std::time::Instant::now() + delay;
+    while std::time::Instant::now() < end {
+        if child.try_wait().unwrap().is_some() {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let killed = child.try_wait().unwrap().is_none();
+    let _ = child.kill();
+    child.wait().unwrap();
+    killed
+}
+
+/// The state letter and start time (clock ticks since boot) of process `pid`, from
+/// /proc/PID/stat; `None` once it is gone.
+fn proc_state(pid: u32) -> Option<(char, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = stat.get(stat.rfind(')')? + 2..)?;
+    let mut fields = after.split(' ');
+    let state = fields.next()?.chars().next()?;
+    let start = fields.nth(18)?.parse().ok()?;
+    Some((state, start))
+}
+
+/// Runs `read` on process `pid` only while it is alive: `None` if the process had exited, was a
+/// zombie, or was replaced by another with the same pid before `read` ended. A zombie has no
+/// memory, threads or I/O context of its own left, so what it reports is not the process's.
+pub fn sample_live<T>(pid: u32, read: impl FnOnce() -> Option<T>) -> Option<T> {
+    let alive = |state: char| !matches!(state, 'Z' | 'X' | 'x');
+    let (before, started) = proc_state(pid)?;
+    if !alive(before) {
+        return None;
+    }
+    let value = read()?;
+    let (after, started_after) = proc_state(pid)?;
+    (alive(after) && started_after == started).then_some(value)
 }

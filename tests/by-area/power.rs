@@ -15,11 +15,9 @@
 //! loop device has been given) only after its filesystem was flushed. Dirty pages are written
 //! back on their own only after 30 s (vm.dirty_expire_centisecs), and the denied run right before
 //! shows the marker is not there without a sync, so the check can fail.
-#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-mod common;
 
-use common::*;
+use crate::common::*;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -111,7 +109,7 @@ exec $SENSORCTL_RUNNER "$bin" "$@"
 
 fn power_command_syncs_then_ends_the_namespace(command: &str, signal: i32, announcement: &str) {
     if !is_root() {
-        eprintln!("skipped: needs root for PID namespaces and a loop mount");
+        skip("needs root for PID namespaces and a loop mount");
         return;
     }
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -168,7 +166,7 @@ mod libc_signal {
 #[test]
 fn without_cap_sys_boot_reboot_fails_with_a_clear_error_and_the_namespace_survives() {
     if !is_root() {
-        eprintln!("skipped: needs root for PID namespaces and to run as another uid");
+        skip("needs root for PID namespaces and to run as another uid");
         return;
     }
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -212,7 +210,7 @@ fn the_guard_refuses_to_run_anything_outside_a_fresh_pid_namespace() {
 #[test]
 fn power_commands_take_no_arguments() {
     if !is_root() {
-        eprintln!("skipped: needs root for PID namespaces");
+        skip("needs root for PID namespaces");
         return;
     }
     let root = sandbox("power-args");

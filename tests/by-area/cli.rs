@@ -1,10 +1,8 @@
 //! The real binary through its two grammars and its alias names: dispatch, roles, bad input,
 //! version, date, install, boards and config.
-#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-mod common;
 
-use common::*;
+use crate::common::*;
 use nanoserde::DeJson;
 use std::process::Command;
 
@@ -131,7 +129,7 @@ fn roles_are_enforced_for_every_command_when_root_lowers_its_role() {
 #[test]
 fn the_real_uid_decides_the_role_through_the_daemon_and_nobody_can_raise_it() {
     if !is_root() {
-        eprintln!("skipped: needs root to start the daemon and run the binary under other uids");
+        skip("needs root to start the daemon and run the binary under other uids");
         return;
     }
     let root = sandbox("real-uids");

@@ -2,17 +2,15 @@
 //! hostile archives made by Python's tarfile (with a valid HMAC, so that only the extraction
 //! rules can stop them), tampering, rotation, limits, roles, prompts, kill -9 during backup and
 //! restore, and the footprint (peak RSS, priorities, one thread) on 200 MB of data.
-#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-mod common;
 
-use common::*;
+use crate::common::*;
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 /// The generic-x86 board's data paths and backup directory, relative to the root.
 const ROOTS: [&str; 4] = ["etc/sensorctl", "var/cyberx/keys", "var/cyberx/baselines", "var/cyberx/logs"];
@@ -743,7 +741,7 @@ fn roles_and_aliases_follow_the_policy() {
         let run = sensorctl(root.path(), &["system", "restore", "--yes"]).uid(STRANGER_UID).run();
         assert_eq!(run.code, 77, "{}", run.stderr);
     } else {
-        eprintln!("skipped: running as another uid needs root");
+        skip("running as another uid needs root");
     }
     // Bad names change nothing.
     for name in ["../../etc/shadow", "/etc/x.tar", "no-such-backup.tar"] {
@@ -803,26 +801,6 @@ fn python_verifies(root: &Path, files: &[PathBuf]) -> usize {
     String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
 }
 
-/// A small xorshift generator for kill delays; the seed is printed so a failure can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn new() -> Rng {
-        let seed = std::env::var("SENSORCTL_TEST_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64 | 1);
-        eprintln!("kill delays from SENSORCTL_TEST_SEED={seed}");
-        Rng(seed)
-    }
-    fn below(&mut self, limit: Duration) -> Duration {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        limit.mul_f64((self.0 % 10_000) as f64 / 10_000.0)
-    }
-}
-
 /// Runs `args`, kills it with SIGKILL after `delay` (if it still runs), and reaps it.
 fn run_and_kill(root: &Path, args: &[&str], delay: Duration) -> bool {
     let mut child = sensorctl(root, args)
@@ -832,17 +810,7 @@ fn run_and_kill(root: &Path, args: &[&str], delay: Duration) -> bool {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let end = Instant::now() + delay;
-    while Instant::now() < end {
-        if child.try_wait().unwrap().is_some() {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    let killed = child.try_wait().unwrap().is_none();
-    let _ = child.kill();
-    child.wait().unwrap();
-    killed
+    kill_9_after(&mut child, delay)
 }
 
 fn crash_data(root: &Path, seed: u32) {
@@ -879,7 +847,7 @@ fn kill_9_during_backup_never_leaves_a_backup_name_that_fails_verification() {
     let mut window = took.mul_f64(0.95);
     while attempts < 20 || (killed < 8 && attempts < 60) {
         attempts += 1;
-        if run_and_kill(root.path(), &["system", "backup"], rng.below(window)) {
+        if run_and_kill(root.path(), &["system", "backup"], rng.duration_below(window)) {
             killed += 1;
         } else {
             window = window.mul_f64(0.75);
@@ -945,7 +913,7 @@ fn kill_9_during_restore_leaves_the_old_or_the_new_data_complete() {
         let (file, old, new) =
             if current == 'a' { (&file_b, &state_a, &state_b) } else { (&file_a, &state_b, &state_a) };
         let name = file.file_name().unwrap().to_str().unwrap();
-        if run_and_kill(root.path(), &["system", "restore", "-f", name, "--yes"], rng.below(took.mul_f64(0.95))) {
+        if run_and_kill(root.path(), &["system", "restore", "-f", name, "--yes"], rng.duration_below(took.mul_f64(0.95))) {
             killed += 1;
         }
         // Each data path is swapped in one atomic step: right after the kill, each holds its
@@ -986,21 +954,6 @@ fn kill_9_during_restore_leaves_the_old_or_the_new_data_complete() {
     assert!(killed >= 8, "the kills came too late to test anything ({killed} of 20)");
 }
 
-/// A directory of the test's choosing, removed on drop.
-struct ScratchDir(PathBuf);
-
-impl ScratchDir {
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for ScratchDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
 /// The sensorctl process under `/usr/bin/time` (its only child), once it exists.
 fn child_of(pid: u32) -> Option<u32> {
     let text = fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).ok()?;
@@ -1029,20 +982,27 @@ fn observe(root: &Path, args: &[&str]) -> Observed {
     let mut timer = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
     let mut seen = Observed { max_rss_kb: 0, nice: None, ionice: None, threads: None };
     while timer.try_wait().unwrap().is_none() {
+        // Every reading is taken only while the process is alive: between its exit and its reaping
+        // by /usr/bin/time it is a zombie, which has no I/O context (`ionice -p` says "none").
         if let Some(pid) = child_of(timer.id()) {
-            if let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) {
-                let after = &stat[stat.rfind(')').unwrap() + 2..];
-                seen.nice = after.split(' ').nth(16).and_then(|n| n.parse().ok()).or(seen.nice);
-            }
-            if let Ok(status) = fs::read_to_string(format!("/proc/{pid}/status")) {
-                let threads =
-                    status.lines().find_map(|l| l.strip_prefix("Threads:")).and_then(|t| t.trim().parse().ok());
-                seen.threads = seen.threads.max(threads);
-            }
-            if let Ok(out) = Command::new("ionice").arg("-p").arg(pid.to_string()).output() {
-                if out.status.success() && seen.nice == Some(19) {
-                    seen.ionice = Some(String::from_utf8_lossy(&out.stdout).trim().to_string());
-                }
+            let nice = sample_live(pid, || {
+                let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+                let after = &stat[stat.rfind(')')? + 2..];
+                after.split(' ').nth(16)?.parse::<i32>().ok()
+            });
+            seen.nice = nice.or(seen.nice);
+            let threads = sample_live(pid, || {
+                let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+                status.lines().find_map(|l| l.strip_prefix("Threads:"))?.trim().parse::<u32>().ok()
+            });
+            seen.threads = seen.threads.max(threads);
+            // The I/O priority is set before nice 19, so at nice 19 it must already be there.
+            if nice == Some(19) {
+                let ionice = sample_live(pid, || {
+                    let out = Command::new("ionice").arg("-p").arg(pid.to_string()).output().ok()?;
+                    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+                });
+                seen.ionice = ionice.or(seen.ionice);
             }
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -1057,19 +1017,18 @@ fn observe(root: &Path, args: &[&str]) -> Observed {
 
 #[test]
 fn two_hundred_megabytes_back_up_and_restore_in_under_8_mib_at_low_priority_in_one_thread() {
-    if std::env::var_os("SENSORCTL_RUNNER").is_some_and(|r| !r.is_empty()) {
-        eprintln!("skipped: under qemu-user the peak RSS and priorities are qemu's, not sensorctl's");
+    if under_qemu() {
+        skip_on_this_target("under qemu-user the peak RSS and priorities are qemu's, not sensorctl's");
         return;
     }
     if std::env::var_os("SENSORCTL_BIN").is_none() {
         // The budget is the shipped binary's: a debug build maps far more code.
-        eprintln!("skipped: the 8 MiB budget applies to the release artifact (scripts/test sets SENSORCTL_BIN)");
+        skip("the 8 MiB budget applies to the release artifact (scripts/test sets SENSORCTL_BIN)");
         return;
     }
     // tmpfs when there is one: the test is about memory and priorities, not the disk.
     let base = if Path::new("/dev/shm").is_dir() { PathBuf::from("/dev/shm") } else { std::env::temp_dir() };
-    let root = ScratchDir(base.join(format!("sensorctl-it-bk-footprint-{}", std::process::id())));
-    let _ = fs::remove_dir_all(root.path());
+    let root = TempDir::under(&base, "bk-footprint");
     fs::create_dir_all(root.path().join("etc")).unwrap();
     fs::copy(sandbox("bk-footprint-passwd").path().join("etc/passwd"), root.path().join("etc/passwd")).unwrap();
     let logs = root.path().join("var/cyberx/logs");

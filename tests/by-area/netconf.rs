@@ -5,16 +5,13 @@
 //! The yardstick is iproute2: the kernel state a test expects is set up, or read back, with
 //! `ip`, and files are compared byte for byte. Needs root (namespaces); skips with a message
 //! otherwise. Uses iproute2 `ip` and util-linux `setpriv` (scripts/test installs them).
-#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-mod common;
 
-use common::*;
+use crate::common::*;
 use nanoserde::DeJson;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 /// The outcome of one run.
 struct Outcome {
@@ -50,7 +47,7 @@ struct Lab {
 impl Lab {
     fn new(label: &str) -> Option<Lab> {
         if !can_make_netns() {
-            eprintln!("skipped: network reconfigure/validate tests need root and iproute2 (network namespaces)");
+            skip("network reconfigure/validate tests need root and iproute2 (network namespaces)");
             return None;
         }
         let lab = Lab { ns: NetNs::new(label), root: sandbox(label) };
@@ -555,22 +552,7 @@ fn bad_input_is_exit_2_and_changes_nothing() {
 fn support_user_through_the_daemon_with_piped_answers() {
     let Some(lab) = Lab::new("nr-daemon") else { return };
     lab.management("10.80.0.4/24", Some("10.80.0.1"));
-    let socket = lab.path("run/sensorctl/sensord.sock");
-    let mut daemon =
-        lab.ns.sensorctl(lab.root.path(), &["daemon"]).stdin(Stdio::null()).stdout(Stdio::null()).spawn().unwrap();
-    struct Kill<'a>(&'a mut std::process::Child);
-    impl Drop for Kill<'_> {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let _guard = Kill(&mut daemon);
-    let started = std::time::Instant::now();
-    while std::os::unix::net::UnixStream::connect(&socket).is_err() {
-        assert!(started.elapsed() < Duration::from_secs(20), "the daemon did not come up");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let _daemon = lab.ns.daemon(lab.root.path());
     let as_user = |uid: u32, stdin: &[u8]| {
         let inner = Invocation::new(bin(), lab.root.path(), &["network", "reconfigure"]).command();
         let mut cmd = Command::new("ip");

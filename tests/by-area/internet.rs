@@ -1,11 +1,9 @@
 //! `network internet-check` against HTTP servers the test runs on loopback (and, for a name
 //! that cannot be resolved, inside a namespace whose resolver points nowhere).
 
-#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-mod common;
 
-use common::*;
+use crate::common::*;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::sync::mpsc;
@@ -121,7 +119,7 @@ fn the_configured_proxy_is_used() {
 #[test]
 fn an_unresolvable_name_is_a_name_resolution_failure() {
     if !can_make_netns() {
-        eprintln!("skipped: needs root and iproute2 for a namespace with its own resolver");
+        skip("needs root and iproute2 for a namespace with its own resolver");
         return;
     }
     let ns = NetNs::new("inet-dns");

@@ -2,11 +2,9 @@
 //! namespace the test makes, and the board's LED fallback on a temporary tree laid out like
 //! /sys/class/leds.
 
-#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-mod common;
 
-use common::*;
+use crate::common::*;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -39,7 +37,7 @@ fn led_sandbox(label: &str) -> (TempDir, std::path::PathBuf, std::path::PathBuf)
 #[test]
 fn a_port_whose_driver_cannot_blink_and_has_no_led_is_a_clear_error() {
     if !can_make_netns() {
-        eprintln!("skipped: needs root and iproute2 for a network namespace");
+        skip("needs root and iproute2 for a network namespace");
         return;
     }
     let ns = veth_namespace("blink-nosup");
@@ -55,7 +53,7 @@ fn a_port_whose_driver_cannot_blink_and_has_no_led_is_a_clear_error() {
 #[test]
 fn the_board_led_blinks_with_the_timer_trigger_and_is_restored() {
     if !can_make_netns() {
-        eprintln!("skipped: needs root and iproute2 for a network namespace");
+        skip("needs root and iproute2 for a network namespace");
         return;
     }
     let ns = veth_namespace("blink-led");
@@ -79,7 +77,7 @@ fn the_board_led_blinks_with_the_timer_trigger_and_is_restored() {
 #[test]
 fn ctrl_c_stops_the_blink_early_and_restores_the_led() {
     if !can_make_netns() {
-        eprintln!("skipped: needs root and iproute2 for a network namespace");
+        skip("needs root and iproute2 for a network namespace");
         return;
     }
     let ns = veth_namespace("blink-int");

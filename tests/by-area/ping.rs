@@ -1,11 +1,9 @@
 //! `ping` between two network namespaces the test makes, against iputils' ping as the yardstick
 //! for the output's shape.
 
-#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-mod common;
 
-use common::*;
+use crate::common::*;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -47,7 +45,7 @@ fn iputils(ns: &NetNs, args: &[&str]) -> (i32, String) {
 #[test]
 fn replies_from_a_peer_look_like_iputils_and_exit_0() {
     if !can_make_netns() {
-        eprintln!("skipped: needs root and iproute2 for network namespaces");
+        skip("needs root and iproute2 for network namespaces");
         return;
     }
     let (a, _b) = pair("ping-ok");
@@ -73,7 +71,7 @@ fn replies_from_a_peer_look_like_iputils_and_exit_0() {
 #[test]
 fn an_unused_address_is_100_percent_loss_and_exit_1() {
     if !can_make_netns() {
-        eprintln!("skipped: needs root and iproute2 for network namespaces");
+        skip("needs root and iproute2 for network namespaces");
         return;
     }
     let (a, _b) = pair("ping-loss");
@@ -92,7 +90,7 @@ fn an_unused_address_is_100_percent_loss_and_exit_1() {
 #[test]
 fn ctrl_c_ends_the_run_with_the_statistics() {
     if !can_make_netns() {
-        eprintln!("skipped: needs root and iproute2 for network namespaces");
+        skip("needs root and iproute2 for network namespaces");
         return;
     }
     let (a, _b) = pair("ping-int");
@@ -113,7 +111,7 @@ fn ctrl_c_ends_the_run_with_the_statistics() {
 #[test]
 fn without_cap_net_raw_ping_uses_an_icmp_datagram_socket() {
     if !can_make_netns() {
-        eprintln!("skipped: needs root and iproute2 for network namespaces");
+        skip("needs root and iproute2 for network namespaces");
         return;
     }
     let (a, _b) = pair("ping-dgram");
@@ -138,27 +136,13 @@ fn without_cap_net_raw_ping_uses_an_icmp_datagram_socket() {
 #[test]
 fn the_support_user_pings_through_the_daemon() {
     if !can_make_netns() {
-        eprintln!("skipped: needs root and iproute2 for network namespaces");
+        skip("needs root and iproute2 for network namespaces");
         return;
     }
     let (a, _b) = pair("ping-daemon");
     let root = sandbox("ping-daemon");
     // The daemon runs inside the namespace, as it would on the appliance's own network.
-    let daemon = a.sensorctl(root.path(), &["daemon"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-    struct Kill(std::process::Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let _daemon = Kill(daemon);
-    let socket = root.path().join("run/sensorctl/sensord.sock");
-    let started = Instant::now();
-    while std::os::unix::net::UnixStream::connect(&socket).is_err() {
-        assert!(started.elapsed() < Duration::from_secs(20), "the daemon did not come up");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let _daemon = a.daemon(root.path());
     let run = sensorctl(root.path(), &["ping", "-c", "2", "-i", "0.2", "10.77.0.2"]).uid(SUPPORT_UID).run();
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert_eq!(run.stdout.matches("bytes from 10.77.0.2: icmp_seq=").count(), 2, "{}", run.stdout);

@@ -1,11 +1,9 @@
 //! The daemon on a temporary root: peer credentials decide the role, the replies equal the
 //! in-process output, and hostile or careless clients cannot stop it serving.
 
-#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-mod common;
 
-use common::*;
+use crate::common::*;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixStream;
@@ -43,7 +41,7 @@ fn request(stream: &mut UnixStream, line: &str) -> Vec<String> {
 /// binding, so it stops before its sandbox is removed.
 fn daemon_in_sandbox(label: &str, why: &str) -> Option<(TempDir, Daemon)> {
     if !is_root() {
-        eprintln!("skipped: needs root to {why}");
+        skip(&format!("needs root to {why}"));
         return None;
     }
     let root = sandbox(label);
@@ -228,7 +226,7 @@ fn backup_epoch_ms(path: &Path) -> u64 {
 #[test]
 fn scheduled_backups_follow_the_configured_interval_and_are_complete() {
     if !is_root() {
-        eprintln!("skipped: needs root to run the daemon");
+        skip("needs root to run the daemon");
         return;
     }
     let root = sandbox("daemon-sched-backup");
@@ -345,7 +343,7 @@ fn journal_item(live: &Path, staging: &Path, action: &str, inode_at: &Path) -> S
 #[test]
 fn the_daemon_finishes_an_interrupted_restore_before_it_serves() {
     if !is_root() {
-        eprintln!("skipped: needs root to run the daemon");
+        skip("needs root to run the daemon");
         return;
     }
     let root = sandbox("daemon-recover");
@@ -388,7 +386,7 @@ fn the_daemon_finishes_an_interrupted_restore_before_it_serves() {
 #[test]
 fn the_daemon_applies_the_stored_network_settings_at_start() {
     if !can_make_netns() {
-        eprintln!("skipped: needs root and iproute2 (network namespaces)");
+        skip("needs root and iproute2 (network namespaces)");
         return;
     }
     let ns = NetNs::new("dmn-net");

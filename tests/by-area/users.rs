@@ -3,11 +3,9 @@
 //! during resets, `sensorctl auth` driven as pam_exec drives it, the failed-login protection and
 //! the audit log. Python is the independent peer: its `crypt` module (the system's crypt(3))
 //! checks the `$6$` hashes, `hashlib.pbkdf2_hmac` the users store, `fcntl.lockf` holds the lock.
-#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-mod common;
 
-use common::*;
+use crate::common::*;
 use nanoserde::DeJson;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -472,18 +470,6 @@ fn a_held_pwd_lock_makes_the_reset_wait_and_then_fail_cleanly() {
     assert!(audit_lines(root.path()).last().unwrap().contains("target=support result=\"failed: lock "));
 }
 
-/// A small xorshift generator: the kill instants need no cryptographic randomness.
-struct Xorshift(u64);
-
-impl Xorshift {
-    fn below(&mut self, bound: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % bound.max(1)
-    }
-}
-
 #[test]
 fn kill_9_during_200_resets_never_leaves_a_torn_or_missing_shadow_file() {
     let root = users_root("kill");
@@ -500,23 +486,18 @@ fn kill_9_during_200_resets_never_leaves_a_torn_or_missing_shadow_file() {
         assert!(reset(1000 + n).status().unwrap().success());
     }
     let typical = started.elapsed() / 5;
-    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
-    let mut random = Xorshift(seed | 1);
+    let mut random = Rng::new();
     // Each hash the file held, with the run after which it was first seen (-1: before the runs).
     let mut seen_hashes: Vec<(String, i64)> = vec![(hash_of(root.path(), "cyberx_host"), -1)];
     let (mut finished, mut killed) = (0, 0);
     for n in 0..200 {
         let mut child = reset(n).spawn().unwrap();
         let delay = Duration::from_micros(random.below(typical.as_micros() as u64 * 3 / 2));
-        std::thread::sleep(delay);
-        match child.try_wait().unwrap() {
-            Some(_) => finished += 1,
-            None => {
-                child.kill().unwrap(); // SIGKILL
-                killed += 1;
-            }
+        if kill_9_after(&mut child, delay) {
+            killed += 1;
+        } else {
+            finished += 1;
         }
-        child.wait().unwrap();
         // The file is there, whole, and every line but cyberx_host's is as it was.
         let lines = shadow_lines(root.path());
         assert_eq!(lines.len(), original.len(), "run {n}: {lines:?}");
@@ -566,7 +547,7 @@ fn kill_9_during_200_resets_never_leaves_a_torn_or_missing_shadow_file() {
 #[test]
 fn passwd_asks_the_current_password_first_and_a_wrong_one_changes_nothing() {
     if !is_root() {
-        eprintln!("skipped: passwd as cyberx_host and support needs root to switch uid");
+        skip("passwd as cyberx_host and support needs root to switch uid");
         return;
     }
     let root = users_root("passwd");
@@ -807,8 +788,8 @@ fn on_a_pty(root: &Path, answers: &[&str]) -> (String, i32, bool) {
 
 #[test]
 fn on_a_terminal_the_password_is_not_echoed_and_echo_comes_back() {
-    if std::env::var_os("SENSORCTL_RUNNER").is_some_and(|r| !r.is_empty()) {
-        eprintln!("skipped: under qemu-user the pty drives qemu, not the binary; covered natively");
+    if under_qemu() {
+        skip_on_this_target("under qemu-user the pty drives qemu, not the binary; covered natively");
         return;
     }
     let root = users_root("pty");

@@ -1,14 +1,12 @@
 //! `network limit` against the kernel, in network namespaces the tests make, with iproute2's
 //! `tc qdisc show` as the independent reader of what was installed.
 
-#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-mod common;
 
-use common::*;
+use crate::common::*;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+
 
 /// A namespace with a veth pair `lim0`/`lim1`, both up.
 fn veth_namespace(label: &str) -> NetNs {
@@ -75,7 +73,7 @@ fn config_text(root: &Path) -> Option<String> {
 #[test]
 fn every_unit_form_installs_a_tbf_with_that_rate() {
     if !can_make_netns() {
-        eprintln!("skipped: needs root and iproute2 for a network namespace");
+        skip("needs root and iproute2 for a network namespace");
         return;
     }
     let ns = veth_namespace("limit-units");
@@ -114,7 +112,7 @@ fn every_unit_form_installs_a_tbf_with_that_rate() {
 #[test]
 fn the_alias_works_and_the_queue_follows_the_formula() {
     if !can_make_netns() {
-        eprintln!("skipped: needs root and iproute2 for a network namespace");
+        skip("needs root and iproute2 for a network namespace");
         return;
     }
     let ns = veth_namespace("limit-alias");
@@ -132,7 +130,7 @@ fn the_alias_works_and_the_queue_follows_the_formula() {
 #[test]
 fn clear_leaves_the_default_qdisc_and_clearing_nothing_is_fine() {
     if !can_make_netns() {
-        eprintln!("skipped: needs root and iproute2 for a network namespace");
+        skip("needs root and iproute2 for a network namespace");
         return;
     }
     let ns = veth_namespace("limit-clear");
@@ -162,7 +160,7 @@ fn clear_leaves_the_default_qdisc_and_clearing_nothing_is_fine() {
 #[test]
 fn bad_input_is_exit_2_and_changes_neither_the_qdisc_nor_the_config() {
     if !can_make_netns() {
-        eprintln!("skipped: needs root and iproute2 for a network namespace");
+        skip("needs root and iproute2 for a network namespace");
         return;
     }
     let ns = veth_namespace("limit-bad");
@@ -247,7 +245,7 @@ fn run_with_read_only_config(ns: &NetNs, root: &Path, args: &[&str]) -> Run {
 #[test]
 fn a_config_that_cannot_be_written_undoes_the_kernel_change() {
     if !can_make_netns() {
-        eprintln!("skipped: needs root and iproute2 for a network namespace");
+        skip("needs root and iproute2 for a network namespace");
         return;
     }
     let ns = veth_namespace("limit-undo");
@@ -271,44 +269,15 @@ fn a_config_that_cannot_be_written_undoes_the_kernel_change() {
     }
 }
 
-/// The daemon, started inside the namespace, so that its actions reach the namespace's links.
-struct NsDaemon(std::process::Child);
-
-impl NsDaemon {
-    fn start(ns: &NetNs, root: &Path) -> NsDaemon {
-        let child = ns
-            .sensorctl(root, &["daemon"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let socket = root.join("run/sensorctl/sensord.sock");
-        let started = Instant::now();
-        while std::os::unix::net::UnixStream::connect(&socket).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(20), "the daemon did not come up");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        NsDaemon(child)
-    }
-}
-
-impl Drop for NsDaemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn cyberx_sets_a_limit_through_the_daemon_and_support_may_not() {
     if !can_make_netns() {
-        eprintln!("skipped: needs root and iproute2 for a network namespace");
+        skip("needs root and iproute2 for a network namespace");
         return;
     }
     let ns = veth_namespace("limit-daemon");
     let root = sandbox("limit-daemon");
-    let _daemon = NsDaemon::start(&ns, root.path());
+    let _daemon = ns.daemon(root.path());
     let args = ["network", "limit", "--interface", "lim0", "--limit", "10mbit"];
     let denied = sensorctl(root.path(), &args).uid(SUPPORT_UID).run();
     assert_eq!(denied.code, 77, "{}", denied.stderr);
@@ -353,7 +322,7 @@ fn help_is_the_reference_text() {
 #[test]
 fn the_daemon_applies_the_stored_limits_when_it_starts() {
     if !can_make_netns() {
-        eprintln!("skipped: needs root and iproute2 for a network namespace");
+        skip("needs root and iproute2 for a network namespace");
         return;
     }
     let ns = veth_namespace("limit-boot");
@@ -366,7 +335,7 @@ fn the_daemon_applies_the_stored_limits_when_it_starts() {
     assert_eq!(clear.code, 0, "{}", clear.stderr);
     std::fs::write(root.path().join("etc/sensorctl/config.json"), &stored).unwrap();
     assert!(!qdisc(&ns).contains("tbf"), "{}", qdisc(&ns));
-    let _daemon = NsDaemon::start(&ns, root.path());
+    let _daemon = ns.daemon(root.path());
     let show = qdisc(&ns);
     assert!(show.contains("tbf") && tc_rate_bits(&show) == 10_000_000, "{show}");
 }

@@ -2,13 +2,11 @@
 //! restarted with growing delays, a steady one is recorded for `system sanity`, SIGTERM stops
 //! them all, and a daemon killed with SIGKILL leaves no orphans and loses no configuration.
 
-#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-mod common;
 
-use common::*;
+use crate::common::*;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn supervised_board(root: &Path) -> std::path::PathBuf {
@@ -36,19 +34,8 @@ fn supervised_board(root: &Path) -> std::path::PathBuf {
     board
 }
 
-fn start_daemon(root: &Path, board: &Path) -> Child {
-    let child = sensorctl(root, &["--board", board.to_str().unwrap(), "daemon"])
-        .command()
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while std::os::unix::net::UnixStream::connect(root.join("run/sensorctl/sensord.sock")).is_err() {
-        assert!(started.elapsed() < Duration::from_secs(20), "the daemon did not come up");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child
+fn start_daemon(root: &Path, board: &Path) -> Daemon {
+    Daemon::start_with(sensorctl(root, &["--board", board.to_str().unwrap(), "daemon"]).command(), root)
 }
 
 fn steady_pid(root: &Path) -> u32 {
@@ -80,7 +67,7 @@ fn wait_gone(pid: u32, within: Duration) -> bool {
 #[test]
 fn services_are_supervised_restarted_with_backoff_and_stopped_on_sigterm() {
     if !is_root() {
-        eprintln!("skipped: needs root to run the daemon and its services");
+        skip("needs root to run the daemon and its services");
         return;
     }
     let root = sandbox("supervise");
@@ -107,10 +94,10 @@ fn services_are_supervised_restarted_with_backoff_and_stopped_on_sigterm() {
     let keepalives = std::fs::read(root.path().join("watchdog")).unwrap();
     assert!(keepalives.len() >= 3 && keepalives.iter().all(|&b| b == 0), "{keepalives:?}");
 
-    Command::new("kill").args(["-TERM", &daemon.id().to_string()]).status().unwrap();
+    Command::new("kill").args(["-TERM", &daemon.pid().to_string()]).status().unwrap();
     let started = Instant::now();
     let status = loop {
-        if let Some(status) = daemon.try_wait().unwrap() {
+        if let Some(status) = daemon.ended() {
             break status;
         }
         assert!(started.elapsed() < Duration::from_secs(10), "SIGTERM did not stop the daemon");
@@ -126,7 +113,7 @@ fn services_are_supervised_restarted_with_backoff_and_stopped_on_sigterm() {
 #[test]
 fn a_daemon_killed_with_sigkill_leaves_no_orphans_and_restarts_with_its_config() {
     if !is_root() {
-        eprintln!("skipped: needs root to run the daemon and its services");
+        skip("needs root to run the daemon and its services");
         return;
     }
     let root = sandbox("supervise-kill");
@@ -136,8 +123,7 @@ fn a_daemon_killed_with_sigkill_leaves_no_orphans_and_restarts_with_its_config()
     std::fs::write(root.path().join("etc/sensorctl/config.json"), config).unwrap();
     let mut daemon = start_daemon(root.path(), &board);
     let first = steady_pid(root.path());
-    daemon.kill().unwrap();
-    daemon.wait().unwrap();
+    daemon.kill_9();
     assert!(wait_gone(first, Duration::from_secs(5)), "PR_SET_PDEATHSIG did not stop the service");
 
     std::fs::remove_file(root.path().join("run/steady.pid")).unwrap();
@@ -147,7 +133,6 @@ fn a_daemon_killed_with_sigkill_leaves_no_orphans_and_restarts_with_its_config()
     assert_eq!(std::fs::read_to_string(root.path().join("etc/sensorctl/config.json")).unwrap(), config);
     let version = sensorctl(root.path(), &["system", "version"]).uid(SUPPORT_UID).run();
     assert_eq!(version.code, 0, "the restarted daemon serves: {}", version.stderr);
-    again.kill().unwrap();
-    again.wait().unwrap();
+    again.kill_9();
     assert!(wait_gone(second, Duration::from_secs(5)));
 }

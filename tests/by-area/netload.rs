@@ -2,11 +2,9 @@
 //! veth between two namespaces the test makes, and what we report must agree with what iperf3
 //! says it sent.
 
-#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-mod common;
 
-use common::*;
+use crate::common::*;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -58,7 +56,7 @@ fn json_number(json: &str, after: &str, key: &str) -> f64 {
 #[test]
 fn the_sent_rate_matches_what_iperf3_sent() {
     if !can_make_netns() || Command::new("iperf3").arg("--version").output().is_err() {
-        eprintln!("skipped: needs root, iproute2 and iperf3 (scripts/test installs iperf3)");
+        skip("needs root, iproute2 and iperf3 (scripts/test installs iperf3)");
         return;
     }
     let a = NetNs::new("load-a");
@@ -121,7 +119,7 @@ fn the_sent_rate_matches_what_iperf3_sent() {
 #[test]
 fn every_interface_that_is_up_is_shown_with_the_board_labels() {
     if !can_make_netns() {
-        eprintln!("skipped: needs root and iproute2 for a network namespace");
+        skip("needs root and iproute2 for a network namespace");
         return;
     }
     let ns = NetNs::new("load-all");
@@ -165,7 +163,7 @@ fn every_interface_that_is_up_is_shown_with_the_board_labels() {
 #[test]
 fn bad_input_and_roles() {
     if !can_make_netns() {
-        eprintln!("skipped: needs root and iproute2 for a network namespace");
+        skip("needs root and iproute2 for a network namespace");
         return;
     }
     let ns = NetNs::new("load-bad");

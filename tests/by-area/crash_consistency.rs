@@ -36,11 +36,9 @@
 //!
 //! Adding a command is one entry in [`SCENARIOS`]: its arguments, a setup, the checks for its
 //! nondeterministic files and, where files alone cannot say it, an invariant.
-#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-mod common;
 
-use common::*;
+use crate::common::*;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
@@ -102,8 +100,7 @@ struct Scenario {
 /// a qdisc change with EOPNOTSUPP before any file is touched (scripts/test-cross skips the
 /// other qdisc tests for the same reason).
 fn unsupported_here(scenario: &Scenario) -> Option<&'static str> {
-    let under_qemu = std::env::var_os("SENSORCTL_RUNNER").is_some_and(|r| !r.is_empty());
-    (under_qemu && scenario.args.starts_with(&["network", "limit"]))
+    (under_qemu() && scenario.args.starts_with(&["network", "limit"]))
         .then_some("qemu-user does not translate RTM_NEWQDISC/RTM_DELQDISC (EOPNOTSUPP)")
 }
 
@@ -668,17 +665,6 @@ fn is_temp(rel: &Path) -> bool {
         })
 }
 
-/// A deterministic, seedable generator (xorshift64*), so a failing seed can be replayed.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-}
-
 /// A fresh sandbox (and namespace) for one run of `scenario`.
 struct Stage {
     root: TempDir,
@@ -868,7 +854,7 @@ fn judge(
 #[test]
 fn a_kill_at_any_instant_leaves_old_or_new_files_that_parse() {
     if !can_make_netns() {
-        eprintln!("skipped: needs root and iproute2 for network namespaces and the sandbox's file owners");
+        skip("needs root and iproute2 for network namespaces and the sandbox's file owners");
         return;
     }
     let seed: u64 = std::env::var("CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
@@ -876,7 +862,7 @@ fn a_kill_at_any_instant_leaves_old_or_new_files_that_parse() {
     });
     let runs: usize = std::env::var("CRASH_RUNS").ok().and_then(|s| s.parse().ok()).unwrap_or(6);
     eprintln!("crash_consistency: CRASH_SEED={seed} CRASH_RUNS={runs}");
-    let mut rng = Rng(seed);
+    let mut rng = Rng::seeded(seed);
     let mut failures = Vec::new();
     let only = std::env::var("CRASH_ONLY").unwrap_or_default();
     for scenario in SCENARIOS.iter().filter(|s| s.name.contains(&only)) {
@@ -1017,7 +1003,7 @@ fn the_invariants_catch_broken_states() {
     assert_eq!(foreign_kernel_lines(&old, &new, &swapped), [new[0].as_str()]);
 
     if !is_root() {
-        eprintln!("skipped: needs root for the sandbox's file owners");
+        skip("needs root for the sandbox's file owners");
         return;
     }
     let stage = sandbox("cc-inv-cert");

@@ -1,9 +1,7 @@
 //! The restricted shell driven through a pipe on stdin, as a serial console or a test does.
-#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-mod common;
 
-use common::*;
+use crate::common::*;
 use std::io::Read;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -132,7 +130,7 @@ fn the_shell_logs_out_when_idle() {
 #[test]
 fn a_real_support_user_gets_the_support_shell() {
     if !is_root() {
-        eprintln!("skipped: needs root to run the shell under the support uid");
+        skip("needs root to run the shell under the support uid");
         return;
     }
     let root = sandbox("shell-uid");

@@ -1,10 +1,9 @@
 //! The shipped artifact: fully static, within the size budget. Runs against `SENSORCTL_BIN`
 //! (scripts/test points it at dist/sensorctl); outside scripts/test it says it skipped, and in
 //! CI (where scripts/test always sets it) a missing artifact is a failure.
-#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-mod common;
 
+use crate::common::skip;
 use std::process::Command;
 
 /// The size budget of the foundation issue for the x86_64 release binary.
@@ -15,7 +14,7 @@ fn artifact() -> Option<std::path::PathBuf> {
         Some(path) => Some(path.into()),
         None if std::env::var_os("CI").is_some() => panic!("CI must test the built artifact: set SENSORCTL_BIN"),
         None => {
-            eprintln!("skipped: SENSORCTL_BIN is not set (scripts/test sets it to dist/sensorctl)");
+            skip("SENSORCTL_BIN is not set (scripts/test sets it to dist/sensorctl)");
             None
         }
     }
@@ -36,7 +35,7 @@ fn release_binary_has_no_dynamic_dependencies() {
 fn release_binary_is_for_the_expected_machine() {
     let Some(path) = artifact() else { return };
     let Some(expected) = std::env::var_os("SENSORCTL_EXPECT_MACHINE") else {
-        eprintln!("skipped: SENSORCTL_EXPECT_MACHINE is not set");
+        skip("SENSORCTL_EXPECT_MACHINE is not set");
         return;
     };
     let out = Command::new("readelf").arg("-h").arg(&path).output().unwrap();

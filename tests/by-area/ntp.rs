@@ -2,11 +2,9 @@
 //! (started here, `local stratum 10`, `-x` so it never touches the clock), and against a small
 //! responder in the test that misbehaves in one way at a time. Port 123 as on the appliance,
 //! so these tests need root; each test takes its own 127.x.y.z so they can run side by side.
-#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-mod common;
 
-use common::*;
+use crate::common::*;
 use nanoserde::DeJson;
 use std::net::{Ipv4Addr, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -27,7 +25,7 @@ fn fresh_loopback() -> Ipv4Addr {
 
 fn can_run(what: &str) -> bool {
     if !is_root() {
-        eprintln!("skipped: {what} needs root (NTP port 123, clock adjustment)");
+        skip(&format!("{what} needs root (NTP port 123, clock adjustment)"));
         return false;
     }
     true

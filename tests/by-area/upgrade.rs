@@ -5,11 +5,9 @@
 //! Covered: apply, commit (explicit and at daemon start), rollback (failed health, manual),
 //! every refusal leaving the active slot untouched, untrusted key files, kill -9 during 20
 //! applies, not enough space on a small tmpfs, and ab-block on plain files.
-#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-mod common;
 
-use common::*;
+use crate::common::*;
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -73,7 +71,7 @@ fn have_peers() -> bool {
     let ok = |p: &str| Command::new(p).arg("--version").output().map(|o| o.status.success()).unwrap_or(false)
         || Command::new(p).arg("version").output().map(|o| o.status.success()).unwrap_or(false);
     if !(ok("python3") && ok("openssl")) {
-        eprintln!("skipped: python3 and openssl are the independent package builders");
+        skip("python3 and openssl are the independent package builders");
         return false;
     }
     true
@@ -308,7 +306,7 @@ fn key_files_must_be_root_owned_and_not_writable_by_others() {
         return;
     }
     if !is_root() {
-        eprintln!("skipped: needs root to give a key file to another owner");
+        skip("needs root to give a key file to another owner");
         return;
     }
     let app = Appliance::new("up-keys");
@@ -372,7 +370,7 @@ fn the_daemon_commits_a_healthy_upgrade_and_rolls_back_an_unhealthy_one() {
         return;
     }
     if !is_root() {
-        eprintln!("skipped: the daemon needs root");
+        skip("the daemon needs root");
         return;
     }
     let app = Appliance::new("up-daemon");
@@ -545,7 +543,7 @@ fn not_enough_space_is_refused_before_anything_is_written() {
         return;
     }
     if !is_root() || Command::new("unshare").arg("--version").output().is_err() {
-        eprintln!("skipped: needs root and unshare(1) to mount a small tmpfs in a private mount namespace");
+        skip("needs root and unshare(1) to mount a small tmpfs in a private mount namespace");
         return;
     }
     let app = Appliance::new("up-space");
@@ -714,7 +712,7 @@ fn the_daemon_opens_a_package_only_if_the_caller_could() {
         return;
     }
     if !is_root() {
-        eprintln!("skipped: needs root to run the daemon and a cyberx caller");
+        skip("needs root to run the daemon and a cyberx caller");
         return;
     }
     let app = Appliance::new("up-perm");

@@ -3,11 +3,9 @@
 //! temporary root, a Unix socket listener, a killed one, a zombie, a stale pidfile (the pid of
 //! an unrelated live `cat`), a missing pidfile and a socket nobody listens on. Uptimes are
 //! compared with procps `ps -o etimes=` for the same pids.
-#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-mod common;
 
-use common::*;
+use crate::common::*;
 use nanoserde::DeJson;
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};

@@ -3,83 +3,37 @@
 //!
 //! Needs root (namespaces, `ping -f`); skips with a message otherwise. Uses iproute2 `ip`,
 //! net-tools `ifconfig` and iputils `ping` (scripts/test installs them).
-#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-mod common;
 
-use common::*;
+use crate::common::*;
 use nanoserde::DeJson;
 use std::path::Path;
-use std::process::{Command, Output};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::process::Output;
 use std::time::Duration;
 
-/// A network namespace with a unique name, deleted on drop.
-struct Netns {
-    name: String,
-}
-
-impl Netns {
-    /// Creates one, or `None` (after saying why) when this machine cannot.
-    fn new(label: &str) -> Option<Netns> {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let name = format!("snl-{label}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
-        let out = Command::new("ip").args(["netns", "add", &name]).output();
-        match out {
-            Ok(out) if out.status.success() => Some(Netns { name }),
-            Ok(out) => {
-                eprintln!("skipped: ip netns add failed: {}", String::from_utf8_lossy(&out.stderr).trim());
-                None
-            }
-            Err(err) => panic!("iproute2 `ip` is needed (scripts/test installs it): {err}"),
-        }
-    }
-
-    /// `ip -n NS ARGS`, which must succeed.
-    fn ip(&self, args: &[&str]) {
-        let out = Command::new("ip").arg("-n").arg(&self.name).args(args).output().unwrap();
-        assert!(out.status.success(), "ip -n {} {args:?}: {}", self.name, String::from_utf8_lossy(&out.stderr));
-    }
-
-    /// `ip netns exec NS PROGRAM ARGS` in the C locale.
-    fn exec(&self, program: &str, args: &[&str]) -> Output {
-        Command::new("ip")
-            .args(["netns", "exec", &self.name, program])
-            .args(args)
-            .env("LC_ALL", "C")
-            .output()
-            .unwrap_or_else(|e| panic!("ip netns exec {program}: {e}"))
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.name]).output();
-    }
-}
-
-fn setup(label: &str) -> Option<Netns> {
-    if !is_root() {
-        eprintln!("skipped: network list tests need root (network namespaces)");
+fn setup(label: &str) -> Option<NetNs> {
+    if !can_make_netns() {
+        skip("network list tests need root and iproute2 (network namespaces)");
         return None;
     }
-    Netns::new(label)
+    // Left as made: lo down, as the loopback test expects.
+    Some(NetNs::bare(label))
 }
 
 /// Our binary inside the namespace, as root on a sandbox root.
-fn ours(ns: &Netns, root: &Path, args: &[&str]) -> Output {
+fn ours(ns: &NetNs, root: &Path, args: &[&str]) -> Output {
     let bin = bin();
     let mut full = vec![bin.to_str().unwrap(), "--root", root.to_str().unwrap(), "network", "list"];
     full.extend_from_slice(args);
     // Cross-architecture runs go through qemu-user (scripts/test-cross sets the runner).
     match std::env::var("SENSORCTL_RUNNER").ok().filter(|r| !r.is_empty()) {
-        Some(runner) => ns.exec(&runner, &full),
-        None => ns.exec(full[0], &full[1..]),
+        Some(runner) => ns.output(&runner, &full),
+        None => ns.output(full[0], &full[1..]),
     }
 }
 
-fn ifconfig(ns: &Netns, args: &[&str]) -> Output {
-    let out = ns.exec("ifconfig", args);
+fn ifconfig(ns: &NetNs, args: &[&str]) -> Output {
+    let out = ns.output("ifconfig", args);
     assert!(
         out.status.success(),
         "net-tools ifconfig is needed (scripts/test installs it): {}",
@@ -90,7 +44,7 @@ fn ifconfig(ns: &Netns, args: &[&str]) -> Output {
 
 /// Runs both and compares stdout byte for byte. Counters can move between the two reads (IPv6
 /// neighbour discovery, MLD), so a mismatch is retried a few times before it fails.
-fn assert_same_as_ifconfig(ns: &Netns, args: &[&str]) -> String {
+fn assert_same_as_ifconfig(ns: &NetNs, args: &[&str]) -> String {
     let root = sandbox("netlist");
     let mut last = (Vec::new(), Vec::new());
     for attempt in 0..8 {
@@ -114,7 +68,7 @@ fn assert_same_as_ifconfig(ns: &Netns, args: &[&str]) -> String {
 }
 
 /// A veth pair `a`/`b` in `ns`.
-fn veth(ns: &Netns, a: &str, b: &str) {
+fn veth(ns: &NetNs, a: &str, b: &str) {
     ns.ip(&["link", "add", a, "type", "veth", "peer", "name", b]);
 }
 
@@ -194,13 +148,13 @@ fn fifteen_character_name() {
     ns.ip(&["link", "set", "peer15", "up"]);
     // An address nobody has on its subnet: the ARP requests leave through it (the ping itself
     // is expected to fail).
-    let _ = ns.exec("ping", &["-c", "2", "-i", "0.2", "-W", "1", "10.79.0.2"]);
+    let _ = ns.output("ping", &["-c", "2", "-i", "0.2", "-W", "1", "10.79.0.2"]);
     let root = sandbox("name15");
     for attempt in 0..50 {
         if attempt > 0 {
             std::thread::sleep(Duration::from_millis(100));
         }
-        let proc_dev = String::from_utf8(ns.exec("cat", &["/proc/net/dev"]).stdout).unwrap();
+        let proc_dev = String::from_utf8(ns.output("cat", &["/proc/net/dev"]).stdout).unwrap();
         let line = proc_dev.lines().find(|l| l.trim_start().starts_with("abcdefghijklmno:")).unwrap();
         let fields: Vec<&str> = line.split(':').nth(1).unwrap().split_whitespace().collect();
         let (rx_bytes, rx_packets, tx_bytes, tx_packets) = (fields[0], fields[1], fields[8], fields[9]);
@@ -245,11 +199,11 @@ fn aliases_and_point_to_point_addresses() {
 #[test]
 fn traffic_reaches_kib_and_mib_units() {
     let Some(ns) = setup("traffic") else { return };
-    let Some(peer) = Netns::new("peer") else { return };
+    let peer = NetNs::bare("peer");
     ns.ip(&["link", "set", "lo", "up"]);
     peer.ip(&["link", "set", "lo", "up"]);
     veth(&ns, "tr0", "tr1");
-    ns.ip(&["link", "set", "tr1", "netns", &peer.name]);
+    ns.ip(&["link", "set", "tr1", "netns", &peer.0]);
     ns.ip(&["addr", "add", "10.84.0.1/24", "dev", "tr0"]);
     peer.ip(&["addr", "add", "10.84.0.2/24", "dev", "tr1"]);
     ns.ip(&["link", "set", "tr0", "up"]);
@@ -259,7 +213,7 @@ fn traffic_reaches_kib_and_mib_units() {
         (&peer, &["-q", "-f", "-c", "3000", "-s", "1400", "10.84.0.1"][..]),
         (&ns, &["-q", "-f", "-c", "200", "-s", "100", "127.0.0.1"][..]),
     ] {
-        let out = space.exec("ping", args);
+        let out = space.output("ping", args);
         assert!(out.status.success(), "ping {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     }
     let text = assert_same_as_ifconfig(&ns, &[]);
@@ -331,7 +285,7 @@ fn json_carries_what_ifconfig_prints() {
 #[test]
 fn policy_support_and_cyberx_only() {
     if !is_root() {
-        eprintln!("skipped: --role needs root");
+        skip("--role needs root");
         return;
     }
     let root = sandbox("netlist-roles");

@@ -24,11 +24,9 @@
 //! Cost: the corpus × argument matrix is sampled: every argument slot gets one value of every
 //! corpus class (the value within a class rotates with the slot), run on four threads, each
 //! with its own sandbox.
-#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-mod common;
 
-use common::*;
+use crate::common::*;
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsString;
 use std::hash::{Hash, Hasher};
@@ -166,7 +164,7 @@ fn commands(alias_dir: &Path, root: &Path) -> Vec<Cmd> {
         let mut help = sensorctl(root, &args).run();
         let alias = help.code != 0 && !name.contains(' ');
         if alias {
-            help = Invocation::new(common::alias(alias_dir, name), root, &["--help"]).run();
+            help = Invocation::new(crate::common::alias(alias_dir, name), root, &["--help"]).run();
         }
         assert_eq!(help.code, 0, "{name} --help: {}", help.stderr);
         let usage = help.stdout.lines().next().unwrap_or_default();
@@ -416,8 +414,8 @@ fn jobs(cmds: &[Cmd], classes: &[Class]) -> Vec<Job> {
 
 /// A thread's sandbox: the root, the alias links and the working directory (outside the root).
 struct Workspace {
-    /// The daemon serving this root, confined like the invocations (see [`ConfinedDaemon`]).
-    daemon: Option<ConfinedDaemon>,
+    /// The daemon serving this root, confined like the invocations (see [`confined_daemon`]).
+    daemon: Option<Daemon>,
     _dir: TempDir,
     root: PathBuf,
     aliases: PathBuf,
@@ -449,49 +447,17 @@ impl Workspace {
 /// `sensorctl daemon` for a workspace's root, as PID 1 of its own PID namespace in its own
 /// empty network namespace: what it runs for the callers (a reboot, network changes) acts there.
 /// Killed with its namespace when dropped.
-struct ConfinedDaemon {
-    child: std::process::Child,
-}
-
-impl ConfinedDaemon {
-    fn start(root: &Path) -> ConfinedDaemon {
-        let socket = root.join("run/sensorctl/sensord.sock");
-        let _ = std::fs::remove_file(&socket);
-        let mut command = Command::new("unshare");
-        command.args(["--pid", "--fork", "--kill-child", "--net", "--"]);
-        if let Some(runner) = std::env::var_os("SENSORCTL_RUNNER").filter(|r| !r.is_empty()) {
-            command.arg(runner);
-        }
-        let child = command
-            .arg(bin())
-            .arg("--root")
-            .arg(root)
-            .arg("daemon")
-            .env_clear()
-            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let started = Instant::now();
-        while std::os::unix::net::UnixStream::connect(&socket).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(20), "the daemon did not come up");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        ConfinedDaemon { child }
+/// The daemon serving `root`, confined as the invocations are: its own PID and network
+/// namespaces, so that nothing it is asked to do reaches this machine.
+fn confined_daemon(root: &Path) -> Daemon {
+    let _ = std::fs::remove_file(root.join("run/sensorctl/sensord.sock"));
+    let mut command = Command::new("unshare");
+    command.args(["--pid", "--fork", "--kill-child", "--net", "--"]);
+    if let Some(runner) = std::env::var_os("SENSORCTL_RUNNER").filter(|r| !r.is_empty()) {
+        command.arg(runner);
     }
-    /// How it ended, if it did.
-    fn ended(&mut self) -> Option<std::process::ExitStatus> {
-        self.child.try_wait().unwrap()
-    }
-}
-
-impl Drop for ConfinedDaemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    command.arg(bin()).arg("--root").arg(root).arg("daemon").env_clear().env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
+    Daemon::start_with(command, root)
 }
 
 struct Outcome {
@@ -514,7 +480,7 @@ fn run_confined(ws: &Workspace, cmd: &Cmd, caller: Caller, args: &[OsString]) ->
     if let Caller::Root(role) = caller {
         full.extend(["--role".into(), role.into()]);
     }
-    let program = if cmd.alias { common::alias(&ws.aliases, &cmd.name) } else { bin() };
+    let program = if cmd.alias { crate::common::alias(&ws.aliases, &cmd.name) } else { bin() };
     if cmd.globals {
         full.extend(args.iter().cloned());
         full.push("date".into());
@@ -676,7 +642,7 @@ fn callers(through_daemon: bool) -> Vec<Caller> {
 /// Runs every job on four threads, each with its own workspace; returns the failures.
 fn sweep(label: &str, through_daemon: bool) {
     if !is_root() {
-        eprintln!("skipped: needs root for PID and network namespaces (unshare --pid --net)");
+        skip("needs root for PID and network namespaces (unshare --pid --net)");
         return;
     }
     let started = Instant::now();
@@ -704,7 +670,7 @@ fn sweep(label: &str, through_daemon: bool) {
             scope.spawn(move || {
                 let mut ws = Workspace::new(&format!("{label}-{thread}"));
                 if through_daemon {
-                    ws.daemon = Some(ConfinedDaemon::start(&ws.root));
+                    ws.daemon = Some(confined_daemon(&ws.root));
                 }
                 let mut before = snapshot(&ws.root);
                 loop {
@@ -742,7 +708,7 @@ fn sweep(label: &str, through_daemon: bool) {
                                 if !matches!(status.signal(), Some(1) | Some(2)) {
                                     problems.push(format!("the daemon died: {status:?}"));
                                 }
-                                ws.daemon = Some(ConfinedDaemon::start(&ws.root));
+                                ws.daemon = Some(confined_daemon(&ws.root));
                             }
                         }
                         for problem in problems {
@@ -871,7 +837,7 @@ fn shell_session(ws: &Workspace, role: &str, path: &str, classes: &[Class]) -> V
 #[test]
 fn every_shell_line_survives_the_hostile_corpus() {
     if !is_root() {
-        eprintln!("skipped: needs root for PID and network namespaces (unshare --pid --net)");
+        skip("needs root for PID and network namespaces (unshare --pid --net)");
         return;
     }
     let started = Instant::now();

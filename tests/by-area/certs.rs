@@ -2,11 +2,9 @@
 //! openssl as the independent judge of what sensorctl stores: the self-signed certificate must
 //! satisfy `openssl x509` and `openssl verify`, and every stored key must have the public key
 //! openssl reads from the stored certificate.
-#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-mod common;
 
-use common::*;
+use crate::common::*;
 use nanoserde::DeJson;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -22,11 +20,11 @@ fn openssl_present() -> bool {
 /// actions in-process (others go through a daemon), and openssl for the fixtures.
 fn can_run(what: &str) -> bool {
     if !is_root() {
-        eprintln!("skipped: {what} runs the binary as root (the in-process path)");
+        skip(&format!("{what} runs the binary as root (the in-process path)"));
         return false;
     }
     if !openssl_present() {
-        eprintln!("skipped: {what} needs openssl (scripts/test installs it)");
+        skip(&format!("{what} needs openssl (scripts/test installs it)"));
         return false;
     }
     true
@@ -539,7 +537,7 @@ fn the_self_signed_certificate_satisfies_openssl() {
 #[test]
 fn only_cyberx_and_root_may_touch_certificates() {
     if !is_root() {
-        eprintln!("skipped: roles are tested by lowering root's role");
+        skip("roles are tested by lowering root's role");
         return;
     }
     let root = sandbox("cert-roles");
@@ -604,22 +602,6 @@ fn a_caller_imports_only_files_it_can_read_itself() {
     assert_installed(&app, &fx, &crt, None);
 }
 
-/// A small xorshift generator seeded from the clock: random kill instants, no crate needed.
-struct Jitter(u64);
-
-impl Jitter {
-    fn new() -> Jitter {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-        Jitter(u64::from(nanos) | 1)
-    }
-    fn below(&mut self, bound: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % bound.max(1)
-    }
-}
-
 #[test]
 fn kill_9_at_any_instant_never_leaves_the_record_on_a_missing_or_partial_pair() {
     if !can_run("kill -9 atomicity") {
@@ -651,7 +633,7 @@ fn kill_9_at_any_instant_never_leaves_the_record_on_a_missing_or_partial_pair() 
         }
     }
 
-    let mut jitter = Jitter::new();
+    let mut jitter = Rng::new();
     let (mut completed, mut killed, mut mid_write) = (0, 0, 0);
     let pair_dirs = || -> Vec<String> {
         let mut names: Vec<String> = std::fs::read_dir(app.store())
@@ -676,8 +658,7 @@ fn kill_9_at_any_instant_never_leaves_the_record_on_a_missing_or_partial_pair() 
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_micros(jitter.below(span)));
-        let _ = child.kill(); // SIGKILL
+        kill_9_after(&mut child, Duration::from_micros(jitter.below(span)));
         let status = child.wait().unwrap();
         if status.success() {
             completed += 1;
