@@ -3,19 +3,13 @@
 #
 # After setup_target: $arch (dist/ subdirectory), $runner (qemu-user binary, empty on x86_64),
 # $machine (readelf -h "Machine:" text), and the cargo arguments in the array cargo_target_args.
-# Exports CC_<triple> for ring's C and assembly, and the linker for cross targets.
+# Exports CC_<triple> for ring's C and assembly, and the linker for cross targets. Installs the
+# Debian packages a target needs (scripts/lib/packages.sh names them all; scripts/doctor lists
+# what is missing).
+
+. "$(dirname "${BASH_SOURCE[0]}")/packages.sh"
 
 say() { echo "${0##*/}: $*" >&2; }
-
-apt_install() {
-  local missing=() pkg
-  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  say "installing ${missing[*]}"
-  if [ "$(id -u)" -ne 0 ]; then say "need root to apt-get install ${missing[*]}"; return 1; fi
-  if [ -z "${SENSORCTL_APT_UPDATED:-}" ]; then apt-get update -qq >&2; export SENSORCTL_APT_UPDATED=1; fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
-}
 
 rust_target_installed() { rustup target list --installed 2>/dev/null | grep -qx "$1"; }
 
@@ -53,18 +47,18 @@ setup_target() {
   case "$triple" in
     x86_64-unknown-linux-musl)
       arch=x86_64; cc=musl-gcc; runner=""; machine="Advanced Micro Devices X86-64"
-      apt_install musl-tools binutils file
+      install_packages "${packages_build_x86_64[@]}" || return 69
       rust_target_installed "$triple" || rustup target add "$triple" >&2 || return 69
       ;;
     aarch64-unknown-linux-musl)
       arch=aarch64; cc=aarch64-linux-gnu-gcc; runner=qemu-aarch64-static; machine="AArch64"
-      apt_install gcc-aarch64-linux-gnu binutils qemu-user-static file
+      install_packages "${packages_build_aarch64[@]}" || return 69
       rust_target_installed "$triple" || rustup target add "$triple" >&2 || return 69
       export "CARGO_TARGET_${upper}_LINKER=$cc"
       ;;
     armv7-unknown-linux-musleabihf)
       arch=armv7; cc=arm-linux-gnueabihf-gcc; runner=qemu-arm-static; machine="ARM"
-      apt_install gcc-arm-linux-gnueabihf binutils qemu-user-static file
+      install_packages "${packages_build_armv7[@]}" || return 69
       export "CARGO_TARGET_${upper}_LINKER=$cc"
       if ! rust_target_installed "$triple" && ! rustup target add "$triple" >/dev/null 2>&1; then
         rustup component list --installed 2>/dev/null | grep -q '^rust-src' || rustup component add rust-src >&2 || return 69
