@@ -41,6 +41,8 @@ mod ntp;
 mod ping;
 #[path = "by-area/power.rs"]
 mod power;
+#[path = "by-area/sandbox.rs"]
+mod sandbox;
 #[path = "by-area/sanity.rs"]
 mod sanity;
 #[path = "by-area/shell.rs"]
