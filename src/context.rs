@@ -20,9 +20,8 @@ pub struct Context {
     pub root: RootDir,
     /// Who runs the command, and as which role.
     pub caller: Caller,
-    /// Set when the daemon runs the action: questions go back over the socket to the caller's
-    /// terminal instead of to this process's standard input.
-    pub asker: Option<crate::daemon::RemoteAsker>,
+    /// Cancels the work of this command (Ctrl-C, or a caller of the daemon that went away).
+    pub cancel: crate::cancel::Cancel,
     board_spec: Option<String>,
     config: OnceCell<Config>,
     board: OnceCell<Board>,
@@ -60,7 +59,7 @@ impl Context {
     pub fn for_uid(root: RootDir, board_spec: Option<String>, role: Option<Role>, uid: u32) -> Result<Context> {
         let mut ctx = Context {
             caller: Caller::identify(0, None, &[]),
-            asker: None,
+            cancel: crate::cancel::Cancel::new(),
             root,
             board_spec,
             config: OnceCell::new(),
@@ -90,11 +89,17 @@ impl Context {
         Context {
             root: self.root.clone(),
             caller: self.caller.clone(),
-            asker: self.asker.clone(),
+            cancel: self.cancel.clone(),
             board_spec: self.board_spec.clone(),
             config: OnceCell::new(),
             board: OnceCell::new(),
         }
+    }
+
+    /// The same context with `cancel` as its cancellation token.
+    pub fn with_cancel(mut self, cancel: crate::cancel::Cancel) -> Context {
+        self.cancel = cancel;
+        self
     }
 
     /// The config (defaults when there is no file).

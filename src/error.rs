@@ -64,6 +64,9 @@ pub enum Error {
     Problem(String),
     /// Temporarily impossible (the daemon is not running, a lock is held): exit 75.
     Temporary(String),
+    /// The operator pressed Ctrl-C, or the caller went away, and the work stopped: exit 1.
+    /// The text says what became of it (`nothing was changed`).
+    Cancelled(String),
     /// The daemon ran the action for us and it failed: its exit code and message, as they were.
     Remote {
         /// The exit code the action ended with in the daemon.
@@ -95,6 +98,7 @@ impl Error {
             Error::BadFile { .. } => exit::PROBLEM,
             Error::Problem(_) => exit::PROBLEM,
             Error::Temporary(_) => exit::TEMPFAIL,
+            Error::Cancelled(_) => exit::PROBLEM,
             Error::Remote { exit, .. } => *exit,
         }
     }
@@ -113,6 +117,7 @@ impl fmt::Display for Error {
             Error::BadFile { path, why } => write!(f, "{}: {why}", path.display()),
             Error::Problem(what) => f.write_str(what),
             Error::Temporary(what) => f.write_str(what),
+            Error::Cancelled(what) => write!(f, "cancelled: {what}"),
             Error::Remote { message, .. } => f.write_str(message),
         }
     }

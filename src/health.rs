@@ -14,11 +14,11 @@
 //! pidfiles and write access to the sockets (root on the appliance); no other privileges.
 #![forbid(unsafe_code)]
 
-use crate::action::Status;
+use crate::outcome::Status;
 use crate::board::{Service, ServiceProbe};
 use crate::context::Context;
 use crate::error::{strip_errno, Result};
-use crate::info::emit;
+use crate::outcome::emit;
 use crate::paths::RootDir;
 use crate::sys::procfs::{self, ProcStat, COMM_MAX};
 use nanoserde::SerJson;

@@ -3,9 +3,9 @@
 //! Needs no privileges.
 #![forbid(unsafe_code)]
 
-use crate::action::Status;
+use crate::outcome::{emit, Status};
 use crate::context::Context;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::time::Utc;
 use nanoserde::SerJson;
 use std::io::Write;
@@ -61,7 +61,3 @@ pub fn date(json: bool, out: &mut dyn Write) -> Result<Status> {
     Ok(Status::Ok)
 }
 
-/// Writes one line of a command's output.
-pub fn emit(out: &mut dyn Write, line: &str) -> Result<()> {
-    writeln!(out, "{line}").map_err(|e| Error::io("write", "standard output", e))
-}

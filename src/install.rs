@@ -7,9 +7,9 @@
 //! Needs write access to DIR; root only by policy (firmware build scripts).
 #![forbid(unsafe_code)]
 
-use crate::action::Status;
+use crate::outcome::Status;
 use crate::error::{Error, Result};
-use crate::info::emit;
+use crate::outcome::emit;
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};

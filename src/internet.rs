@@ -7,10 +7,10 @@
 //! `https://` URL is refused as unsupported (exit 69). Needs no privileges.
 #![forbid(unsafe_code)]
 
-use crate::action::Status;
+use crate::outcome::Status;
 use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::info::emit;
+use crate::outcome::emit;
 use nanoserde::SerJson;
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -21,16 +21,41 @@ pub const DEFAULT_URL: &str = "http://connectivitycheck.gstatic.com/generate_204
 pub const DEFAULT_TIMEOUT_S: u64 = 10;
 
 /// A URL an operator may point the check at: http:// or https://, printable, at most 2048 bytes.
-pub fn check_url(text: &str) -> Result<String> {
-    let scheme_ok = text.starts_with("http://") || text.starts_with("https://");
-    if !scheme_ok || text.len() > 2048 || text.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err(Error::Usage(format!(
-            "invalid check URL '{}': expected http://… or https://…",
-            crate::validate::printable(text)
-        )));
-    }
-    Ok(text.to_string())
+pub fn check_url(text: &str) -> Result<CheckUrl> {
+    CheckUrl::parse(text)
 }
+
+/// A URL the internet check may fetch: `http://…` or `https://…`, at most 2048 bytes, without
+/// blanks or control characters. ureq parses the rest when it fetches it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckUrl(String);
+
+impl CheckUrl {
+    /// Parses a check URL.
+    pub fn parse(text: &str) -> Result<CheckUrl> {
+        let scheme_ok = text.starts_with("http://") || text.starts_with("https://");
+        if !scheme_ok || text.len() > 2048 || text.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return Err(Error::Usage(format!(
+                "invalid check URL '{}': expected http://… or https://…",
+                crate::validate::printable(text)
+            )));
+        }
+        Ok(CheckUrl(text.to_string()))
+    }
+
+    /// The URL.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for CheckUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+crate::validate::wire_text!(CheckUrl);
 
 /// Where the check failed.
 #[derive(Clone, Debug, PartialEq)]
@@ -131,9 +156,14 @@ struct Report {
 }
 
 /// Fetches the check URL (`url` overrides the config's) and reports as the reference does.
-pub fn run(ctx: &Context, url: Option<&str>, json: bool, out: &mut dyn Write) -> Result<Status> {
+pub fn run(ctx: &Context, url: Option<&CheckUrl>, json: bool, out: &mut dyn Write) -> Result<Status> {
     let config = ctx.config()?;
-    let url = check_url(url.or(config.internet_check_url.as_deref()).unwrap_or(DEFAULT_URL))?;
+    let url = match url {
+        Some(url) => url.clone(),
+        None => check_url(config.internet_check_url.as_deref().unwrap_or(DEFAULT_URL))?,
+    };
+    let url = url.as_str().to_string();
+    ctx.cancel.check("nothing was fetched")?;
     if url.starts_with("https://") && !cfg!(feature = "https") {
         return Err(Error::Unsupported(format!("{url}: this build has no HTTPS (cargo feature `https`)")));
     }

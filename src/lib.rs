@@ -1,8 +1,10 @@
 //! sensorctl: the management CLI and privileged daemon of an OT network-sensor appliance.
 //!
 //! The flow of every command: `cli` (argv or a shell line → typed [`action::Action`]) →
-//! `action::run` (policy check, then the executor) → domain modules → `sys` (the only place that
-//! talks to the kernel, and the only place `unsafe` is allowed).
+//! `action::run` (policy check, questions, lock, then the act) → domain modules → core
+//! (context, config, board, store, validate, outcome, prompt, cancel) → `sys` (the only place
+//! that talks to the kernel, and the only place `unsafe` is allowed). The daemon sits beside
+//! `cli`: it decodes requests into actions and hands them to the same executor.
 #![deny(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
@@ -12,6 +14,7 @@ pub mod audit;
 pub mod backup;
 pub mod blink;
 pub mod board;
+pub mod cancel;
 pub mod certs;
 pub mod cli;
 pub mod config;
@@ -29,11 +32,13 @@ pub mod login;
 pub mod netconf;
 pub mod netlist;
 pub mod netload;
+pub mod outcome;
 pub mod ntp;
 pub mod password;
 pub mod paths;
 pub mod ping;
 pub mod power;
+pub mod prompt;
 pub mod role;
 pub mod shacrypt;
 pub mod shadow;

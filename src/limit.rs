@@ -11,11 +11,11 @@
 //! Needs CAP_NET_ADMIN in the interface's network namespace, and write access to the config.
 #![forbid(unsafe_code)]
 
-use crate::action::Status;
+use crate::outcome::Status;
 use crate::config::{BandwidthLimit, Config};
 use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::info::emit;
+use crate::outcome::emit;
 use crate::sys::netlink::{Link, RouteSocket};
 use crate::sys::tc::{self, Tbf};
 use crate::validate::{IfName, Rate};
@@ -159,10 +159,7 @@ fn open_socket() -> Result<RouteSocket> {
 /// The interface by name, from one link dump; a name the kernel does not know is bad input.
 fn find_link(socket: &mut RouteSocket, interface: &IfName) -> Result<Link> {
     let links = socket.links().map_err(|source| Error::Sys { call: "RTM_GETLINK dump", source })?;
-    links
-        .into_iter()
-        .find(|link| link.name == interface.as_str().as_bytes())
-        .ok_or_else(|| Error::Usage(format!("interface '{interface}' does not exist")))
+    interface.in_dump(&links).cloned()
 }
 
 fn install(socket: &mut RouteSocket, link: &Link, interface: &IfName, rate: &Rate) -> Result<()> {

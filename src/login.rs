@@ -18,12 +18,12 @@
 //! Needs root: it reads the shadow file and the users store.
 #![forbid(unsafe_code)]
 
-use crate::action::Status;
+use crate::outcome::Status;
 use crate::audit;
 use crate::config::Config;
 use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::info::emit;
+use crate::outcome::emit;
 use crate::localusers;
 use crate::paths::RootDir;
 use crate::shacrypt::{self, Verdict};

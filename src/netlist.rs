@@ -35,7 +35,7 @@
 //! Needs no privileges: the dumps and the file are readable by every user.
 #![forbid(unsafe_code)]
 
-use crate::action::Status;
+use crate::outcome::Status;
 use crate::error::{Error, Result};
 use crate::sys::netlink::{Address, Link, LinkStats, RouteSocket};
 use nanoserde::SerJson;

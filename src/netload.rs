@@ -27,10 +27,10 @@
 //! Needs no privileges: any user may dump the links of its network namespace.
 #![forbid(unsafe_code)]
 
-use crate::action::Status;
+use crate::outcome::Status;
 use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::info::emit;
+use crate::outcome::emit;
 use crate::sys::clock::monotonic;
 use crate::sys::netlink::{Link, RouteSocket};
 use crate::validate::IfName;
@@ -85,10 +85,7 @@ pub fn run(ctx: &Context, interface: Option<&IfName>, seconds: u32, json: bool, 
     let mut then = start;
     let chosen: Vec<&Link> = match interface {
         Some(name) => {
-            let link = previous
-                .iter()
-                .find(|l| l.name == name.as_str().as_bytes())
-                .ok_or_else(|| Error::Usage(format!("interface '{name}' does not exist")))?;
+            let link = name.in_dump(&previous)?;
             vec![link]
         }
         None => previous
@@ -109,8 +106,9 @@ pub fn run(ctx: &Context, interface: Option<&IfName>, seconds: u32, json: bool, 
     for k in 1..=u64::from(seconds) {
         let deadline = start + Duration::from_secs(k);
         let now = monotonic();
-        if deadline > now {
-            std::thread::sleep(deadline - now);
+        if deadline > now && !ctx.cancel.sleep(deadline - now) {
+            // Ctrl-C, or the daemon's caller went away: what was sampled so far is reported.
+            break;
         }
         let current = dump()?;
         let now = monotonic();

@@ -1,21 +1,14 @@
-//! Passwords as values: a [`Secret`] that never shows up in a log, an error or a debug print;
-//! the password policy; and reading a password from the terminal without echo (termios) or
-//! from a pipe (scripts, tests, `--password-stdin`).
+//! Passwords as values: a [`Secret`] that never shows up in a log, an error or a debug print,
+//! and the password policy. (They are asked for through `crate::prompt`.)
 //!
 //! Needs no privileges.
 #![forbid(unsafe_code)]
 
 use crate::error::{Error, Result};
-use crate::sys::{signal, term};
 use nanoserde::{DeJson, DeJsonErr, DeJsonState, SerJson, SerJsonState};
 use std::fmt;
-use std::fs::File;
-use std::io::{self, Read, Write};
-use std::os::fd::AsFd;
 use std::str::Chars;
 
-/// The longest line accepted when reading a password (more is refused, not cut).
-pub const MAX_INPUT: usize = 4096;
 /// The policy's bounds on a new password's length, in characters.
 pub const MIN_CHARS: usize = 8;
 /// See [`MIN_CHARS`]. SHA-512-crypt's cost grows with the length; 128 is plenty for a passphrase.
@@ -98,168 +91,6 @@ pub fn check_policy(password: &Secret) -> Result<()> {
     match rule {
         Some(rule) => Err(Error::Usage(format!("password policy: the password needs {rule}; nothing was changed"))),
         None => Ok(()),
-    }
-}
-
-/// Where answers come from: standard input, read a byte at a time so that one prompt never
-/// swallows the next answer; or, for an action the daemon runs, the caller's terminal at the
-/// other end of the socket.
-pub struct Input {
-    file: Option<File>,
-    tty: bool,
-    remote: Option<crate::daemon::RemoteAsker>,
-}
-
-impl Input {
-    /// The caller's terminal: the socket's far end when the daemon runs the action, else stdin.
-    pub fn for_caller(ctx: &crate::context::Context) -> Result<Input> {
-        match &ctx.asker {
-            Some(asker) => Ok(Input { file: None, tty: false, remote: Some(asker.clone()) }),
-            None => Input::stdin(),
-        }
-    }
-
-    /// Standard input (a duplicate of descriptor 0).
-    pub fn stdin() -> Result<Input> {
-        let fd = io::stdin()
-            .as_fd()
-            .try_clone_to_owned()
-            .map_err(|e| Error::io("duplicate", "standard input", e))?;
-        let file = File::from(fd);
-        let tty = term::is_terminal(&file);
-        Ok(Input { file: Some(file), tty, remote: None })
-    }
-
-    /// One answer line, as [`Input::read_secret`] reads it but for any question: with `secret`
-    /// the terminal does not echo it. `Ok(None)` at end of input. `prompted`: a prompt was
-    /// printed before, so (as `read_secret` does) a newline follows a secret read off a pipe.
-    pub fn read_answer(&mut self, secret: bool, prompted: bool, out: &mut dyn Write) -> Result<Option<Vec<u8>>> {
-        let Some(file) = &self.file else {
-            return Err(Error::Usage("no terminal to answer on".to_string()));
-        };
-        let line = if self.tty && secret {
-            let _interrupts = signal::catch_interrupts().map_err(|e| Error::Sys { call: "sigaction(SIGINT)", source: e })?;
-            let _echo_off = EchoOff::new(file)?;
-            read_line(file)
-        } else {
-            read_line(file)
-        };
-        if secret && prompted && !self.tty {
-            let _ = out.write_all(b"\n");
-        }
-        match line {
-            Ok(line) => Ok(Some(line)),
-            Err(Error::Usage(_)) if !self.tty || secret => Ok(None),
-            Err(err) => Err(err),
-        }
-    }
-
-    /// Prints `prompt` (if any) to `out` and reads one line without echo (on a terminal).
-    /// A newline is written after the answer, as the terminal does not echo the Enter key
-    /// otherwise.
-    pub fn read_secret(&mut self, prompt: Option<&str>, out: &mut dyn Write) -> Result<Secret> {
-        if let Some(asker) = &self.remote {
-            // The caller's CLI shows the prompt and reads the answer without echo.
-            let answer = asker
-                .ask(prompt.unwrap_or(""), true)
-                .map_err(|e| Error::io("ask", "the caller's terminal", e))?
-                .ok_or_else(|| Error::Usage("no password given (end of input)".to_string()))?;
-            return String::from_utf8(answer)
-                .map(Secret::new)
-                .map_err(|_| Error::Usage("the password is not valid UTF-8 text".to_string()));
-        }
-        let Some(file) = &self.file else {
-            return Err(Error::Usage("no terminal to answer on".to_string()));
-        };
-        if let Some(prompt) = prompt {
-            out.write_all(prompt.as_bytes())
-                .and_then(|()| out.flush())
-                .map_err(|e| Error::io("write", "standard output", e))?;
-        }
-        let line = if self.tty {
-            let _interrupts = signal::catch_interrupts().map_err(|e| Error::Sys { call: "sigaction(SIGINT)", source: e })?;
-            let _echo_off = EchoOff::new(file)?;
-            read_line(file)
-        } else {
-            read_line(file)
-        };
-        if prompt.is_some() && !self.tty {
-            let _ = out.write_all(b"\n");
-        }
-        let line = line?;
-        String::from_utf8(line)
-            .map(Secret::new)
-            .map_err(|e| {
-                let mut bytes = e.into_bytes();
-                bytes.fill(0);
-                Error::Usage("the password is not valid UTF-8 text".to_string())
-            })
-    }
-
-    /// `New password:` and `Retype new password:`; the two must match.
-    pub fn read_new_twice(&mut self, out: &mut dyn Write) -> Result<Secret> {
-        let first = self.read_secret(Some("New password: "), out)?;
-        let second = self.read_secret(Some("Retype new password: "), out)?;
-        if first != second {
-            return Err(Error::Usage("the two passwords do not match; nothing was changed".to_string()));
-        }
-        Ok(first)
-    }
-}
-
-/// One line (without `\n` or `\r\n`); end of input ends it too, but not before any byte.
-fn read_line(mut file: &File) -> Result<Vec<u8>> {
-    let mut line = Vec::new();
-    let mut byte = [0u8; 1];
-    loop {
-        match file.read(&mut byte) {
-            Ok(0) if line.is_empty() => return Err(Error::Usage("no password given (end of input)".to_string())),
-            Ok(0) => break,
-            Ok(_) if byte[0] == b'\n' => break,
-            Ok(_) => {
-                if line.len() == MAX_INPUT {
-                    line.fill(0);
-                    return Err(Error::Usage(format!("the password is longer than {MAX_INPUT} bytes")));
-                }
-                line.push(byte[0]);
-            }
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => {
-                if signal::interrupted() {
-                    line.fill(0);
-                    return Err(Error::Problem("interrupted; nothing was changed".to_string()));
-                }
-            }
-            Err(err) => return Err(Error::io("read", "standard input", err)),
-        }
-    }
-    if line.last() == Some(&b'\r') {
-        line.pop();
-    }
-    Ok(line)
-}
-
-/// While alive, the terminal does not echo what is typed (but still echoes the newline).
-struct EchoOff<'a> {
-    file: &'a File,
-    saved: rustix::termios::Termios,
-}
-
-impl<'a> EchoOff<'a> {
-    fn new(file: &'a File) -> Result<EchoOff<'a>> {
-        let saved = term::attributes(file).map_err(|e| Error::Sys { call: "tcgetattr(0)", source: e })?;
-        let mut quiet = saved.clone();
-        quiet.local_modes.remove(rustix::termios::LocalModes::ECHO);
-        quiet.local_modes.insert(rustix::termios::LocalModes::ECHONL);
-        term::set_attributes(file, &quiet).map_err(|e| Error::Sys { call: "tcsetattr(0)", source: e })?;
-        Ok(EchoOff { file, saved })
-    }
-}
-
-impl Drop for EchoOff<'_> {
-    fn drop(&mut self) {
-        if let Err(err) = term::set_attributes(self.file, &self.saved) {
-            log::warn!("restoring the terminal's echo: {err}");
-        }
     }
 }
 

@@ -9,10 +9,14 @@
 //! `net.ipv4.ping_group_range` for a datagram socket.
 #![forbid(unsafe_code)]
 
-use crate::action::Status;
+use crate::outcome::Status;
 use crate::error::{Error, Result};
-use crate::info::emit;
-use crate::sys::{clock, icmp, signal};
+use crate::outcome::emit;
+use crate::cancel::Cancel;
+use crate::sys::{clock, icmp};
+
+/// The longest ping waits before it looks at its cancel token again.
+const CANCEL_CHECK: Duration = Duration::from_millis(100);
 use std::io::{self, Write};
 use std::net::Ipv4Addr;
 use std::time::Duration;
@@ -172,9 +176,8 @@ impl Stats {
 }
 
 /// Runs the plan, printing as iputils does. Exit 0 when any reply came, 1 when none.
-pub fn run(plan: &PingPlan, out: &mut dyn Write) -> Result<Status> {
+pub fn run(plan: &PingPlan, cancel: &Cancel, out: &mut dyn Write) -> Result<Status> {
     let socket = icmp::open().map_err(|e| Error::io("open ICMP socket for", plan.target.to_string(), e))?;
-    let _guard = signal::catch_interrupts().map_err(|e| Error::io("install signal handler", "SIGINT", e))?;
     let id = (std::process::id() & 0xffff) as u16;
     let write_err = |e: io::Error| Error::io("write", "standard output", e);
     let target = plan.target;
@@ -188,7 +191,7 @@ pub fn run(plan: &PingPlan, out: &mut dyn Write) -> Result<Status> {
     let mut stats = Stats::default();
     let mut last_event = Duration::ZERO;
     let mut buf = [0u8; 2048];
-    while !signal::interrupted() {
+    while !cancel.is_cancelled() {
         let now = clock::monotonic() - start;
         let all_sent = sent_at.len() as u32 >= plan.count;
         if !all_sent && now >= plan.interval * sent_at.len() as u32 {
@@ -216,7 +219,8 @@ pub fn run(plan: &PingPlan, out: &mut dyn Write) -> Result<Status> {
             }
             continue;
         }
-        match socket.wait_readable(deadline - now) {
+        // In slices, so that a cancel from another thread (the daemon's caller left) is seen.
+        match socket.wait_readable((deadline - now).min(CANCEL_CHECK)) {
             Ok(true) => {}
             Ok(false) => continue,
             Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,

@@ -11,10 +11,10 @@
 //! which is how the tests exercise this for real.
 #![forbid(unsafe_code)]
 
-use crate::action::Status;
+use crate::outcome::Status;
 use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::info::emit;
+use crate::outcome::emit;
 use std::io::Write;
 
 /// What happens to the machine.

@@ -15,19 +15,19 @@
 //! Needs no privileges of its own; each command needs what it needs.
 #![forbid(unsafe_code)]
 
-use crate::action::{self, permits, Status};
+use crate::action::exec::{self, NoStateLock, Place};
+use crate::action::permits;
 use crate::cli::{self, Lookup, NoAction, COMMANDS};
 use crate::context::Context;
 use crate::error::{Error, Result};
-use std::fs::File;
-use std::io::{self, Read, Write};
-use std::os::fd::AsFd;
+use crate::outcome::Status;
+use crate::prompt::{check_line, Input, Terminal, MAX_LINE};
+use std::io::{self, Write};
 use std::time::Duration;
 
-/// The longest line the shell accepts, in bytes.
-pub const MAX_LINE: usize = 4096;
-
 /// Runs the interactive session on standard input until logout, end of input or idle timeout.
+/// Ctrl-C (SIGINT, caught by the front end for this process) cancels the running command, or
+/// drops the line being typed, and the session goes on.
 pub fn run(ctx: &Context, idle_override_s: Option<u64>, out: &mut dyn Write) -> Result<Status> {
     let configured = match ctx.config() {
         Ok(config) => config.shell_idle_timeout(),
@@ -38,16 +38,18 @@ pub fn run(ctx: &Context, idle_override_s: Option<u64>, out: &mut dyn Write) -> 
         }
     };
     let idle = idle_override_s.map_or(configured, |s| configured.min(Duration::from_secs(s)));
-    let stdin = io::stdin()
-        .as_fd()
-        .try_clone_to_owned()
-        .map_err(|e| Error::io("duplicate", "standard input", e))?;
-    let mut reader = LineReader::new(File::from(stdin));
+    let mut terminal = Terminal::stdin(idle)?;
     let mut session = Session { ctx, category: None, prompt_base: prompt_base(ctx) };
     loop {
+        ctx.cancel.reset();
         session.prompt(out)?;
-        let line = match reader.next_line(idle).map_err(|e| Error::io("read", "standard input", e))? {
+        let line = match terminal.next_line().map_err(|e| Error::io("read", "standard input", e))? {
             Input::Line(bytes) => bytes,
+            Input::Interrupted => {
+                // Ctrl-C at the prompt: the line is dropped, a fresh prompt follows.
+                writeln_out(out, "")?;
+                continue;
+            }
             Input::TooLong => {
                 complain(&format!("line too long (limit {MAX_LINE} bytes); ignored"));
                 continue;
@@ -69,7 +71,7 @@ pub fn run(ctx: &Context, idle_override_s: Option<u64>, out: &mut dyn Write) -> 
                 continue;
             }
         };
-        if session.handle(&words, &mut reader, idle, out)? == Flow::Logout {
+        if session.handle(&words, &mut terminal, out)? == Flow::Logout {
             return Ok(Status::Ok);
         }
     }
@@ -103,7 +105,7 @@ impl Session<'_> {
     }
 
     fn visible(&self, cmd: &cli::Command) -> bool {
-        permits(self.ctx.caller.role, cmd.kind) && cli::shell_may_run(cmd.kind)
+        permits(self.ctx.caller.role, cmd.kind) && cmd.kind.in_shell()
     }
 
     fn visible_in(&self, category: &str) -> Vec<&'static cli::Command> {
@@ -113,7 +115,7 @@ impl Session<'_> {
             .collect()
     }
 
-    fn handle(&mut self, words: &[String], reader: &mut LineReader<File>, idle: Duration, out: &mut dyn Write) -> Result<Flow> {
+    fn handle(&mut self, words: &[String], terminal: &mut Terminal, out: &mut dyn Write) -> Result<Flow> {
         let words: Vec<&str> = words.iter().map(String::as_str).collect();
         match (words.as_slice(), self.category) {
             ([], _) => return Ok(Flow::Continue),
@@ -149,14 +151,14 @@ impl Session<'_> {
         for candidate in &candidates {
             match cli::lookup(candidate) {
                 Lookup::Found(cmd, used) if self.visible(cmd) => {
-                    self.execute(cmd, &candidate[used..], reader, idle, out)?;
+                    self.execute(cmd, &candidate[used..], terminal, out)?;
                     return Ok(Flow::Continue);
                 }
                 // A command of the shell the role may not run goes the normal way all the same:
                 // the policy check that refuses it also writes the audit line, which this
                 // process (the support user's, not root) could not write itself.
-                Lookup::Found(cmd, used) if cli::shell_may_run(cmd.kind) => {
-                    self.execute(cmd, &candidate[used..], reader, idle, out)?;
+                Lookup::Found(cmd, used) if cmd.kind.in_shell() => {
+                    self.execute(cmd, &candidate[used..], terminal, out)?;
                     return Ok(Flow::Continue);
                 }
                 Lookup::Category(category) if candidate.len() == 1 && !self.visible_in(category).is_empty() => {
@@ -173,14 +175,7 @@ impl Session<'_> {
         Ok(Flow::Continue)
     }
 
-    fn execute(
-        &self,
-        cmd: &cli::Command,
-        args: &[&str],
-        reader: &mut LineReader<File>,
-        idle: Duration,
-        out: &mut dyn Write,
-    ) -> Result<()> {
+    fn execute(&self, cmd: &cli::Command, args: &[&str], terminal: &mut Terminal, out: &mut dyn Write) -> Result<()> {
         let name: Vec<&str> = cmd.path.to_vec();
         let command_name = name.join(" ");
         let action = match cli::parse_command(cmd, &name, args) {
@@ -199,26 +194,16 @@ impl Session<'_> {
                 return Ok(());
             }
         };
-        // The reconfigure wizard asks its questions here, from the shell's own input stream
-        // (the daemon that runs the action has no terminal).
-        let action = if cli::network::needs_wizard(&action) {
-            let env = cli::network::WizardEnv {
-                root: &self.ctx.root,
-                ctx: Some(self.ctx),
-                terminal: std::io::IsTerminal::is_terminal(&io::stdin()),
-            };
-            match cli::network::complete_reconfigure(action, &env, &mut cli::network::LineAnswers::new(reader, idle), out) {
-                Ok(action) => action,
-                Err(err) => {
-                    cli::report(&command_name, &err);
-                    return Ok(());
-                }
-            }
+        // Each command sees the config as it is now, not as it was at login. It runs here for
+        // root and in the daemon for everyone else; either way its questions are asked on this
+        // terminal, and Ctrl-C cancels it.
+        let ctx = self.ctx.refreshed();
+        let result = if ctx.caller.uid == 0 {
+            exec::run(&action, Place { ctx: &ctx, prompter: terminal, lock: &NoStateLock }, out)
         } else {
-            action
+            crate::daemon::call(&ctx.root, &action, terminal, &ctx.cancel, out)
         };
-        // Each command sees the config as it is now, not as it was at login.
-        if let Err(err) = action::perform(&action, &self.ctx.refreshed(), out) {
+        if let Err(err) = result {
             // A closed terminal ends the session; anything else is reported and the shell goes on.
             if let Error::Io { source, .. } = &err {
                 if source.kind() == io::ErrorKind::BrokenPipe {
@@ -273,82 +258,6 @@ fn complain(message: &str) {
     let _ = writeln!(io::stderr(), "sensorctl: shell: {message}");
 }
 
-/// A line read from the terminal, or why there is none.
-#[derive(Debug, PartialEq)]
-pub enum Input {
-    /// One line, without its newline (and without a trailing carriage return).
-    Line(Vec<u8>),
-    /// A line over [`MAX_LINE`] bytes, already discarded up to its newline.
-    TooLong,
-    /// End of input.
-    End,
-    /// Nothing typed within the idle timeout.
-    Idle,
-}
-
-/// Reads lines from a raw descriptor with an idle deadline, buffering only up to [`MAX_LINE`].
-pub struct LineReader<R> {
-    source: R,
-    buffer: Vec<u8>,
-    discarding: bool,
-    ended: bool,
-}
-
-impl<R: Read + AsFd> LineReader<R> {
-    /// A reader over `source` (unbuffered: the poll must see what has not been read).
-    pub fn new(source: R) -> LineReader<R> {
-        LineReader { source, buffer: Vec::new(), discarding: false, ended: false }
-    }
-
-    /// The next line; waits at most `idle` for each new piece of input.
-    pub fn next_line(&mut self, idle: Duration) -> io::Result<Input> {
-        loop {
-            if let Some(at) = self.buffer.iter().position(|&b| b == b'\n') {
-                let mut line: Vec<u8> = self.buffer.drain(..=at).collect();
-                line.pop();
-                if line.last() == Some(&b'\r') {
-                    line.pop();
-                }
-                if std::mem::take(&mut self.discarding) {
-                    return Ok(Input::TooLong);
-                }
-                return Ok(Input::Line(line));
-            }
-            if self.buffer.len() > MAX_LINE {
-                self.buffer.clear();
-                self.discarding = true;
-            }
-            if self.ended {
-                if self.buffer.is_empty() && !self.discarding {
-                    return Ok(Input::End);
-                }
-                // A last line without a newline still counts.
-                self.buffer.push(b'\n');
-                continue;
-            }
-            if !crate::sys::poll::wait_readable(&self.source, idle)? {
-                return Ok(Input::Idle);
-            }
-            let mut chunk = [0u8; 1024];
-            match self.source.read(&mut chunk) {
-                Ok(0) => self.ended = true,
-                Ok(n) => self.buffer.extend_from_slice(&chunk[..n]),
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-                Err(err) => return Err(err),
-            }
-        }
-    }
-}
-
-/// Accepts a line only if it is UTF-8 without control characters (tab counts as a blank).
-pub fn check_line(bytes: &[u8]) -> std::result::Result<&str, String> {
-    let text = std::str::from_utf8(bytes).map_err(|_| "input is not valid UTF-8; ignored".to_string())?;
-    if let Some(bad) = text.chars().find(|c| c.is_control() && *c != '\t') {
-        return Err(format!("control character U+{:04X} in input; ignored", bad as u32));
-    }
-    Ok(text)
-}
-
 /// Splits a line into words on blanks; single and double quotes group, and are removed.
 /// Nothing else is special.
 pub fn split_words(line: &str) -> std::result::Result<Vec<String>, String> {
@@ -388,7 +297,6 @@ pub fn split_words(line: &str) -> std::result::Result<Vec<String>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::net::UnixStream;
 
     #[test]
     fn words_split_on_blanks_with_quotes_and_nothing_else() {
@@ -403,33 +311,4 @@ mod tests {
         assert!(split_words("\"").is_err());
     }
 
-    #[test]
-    fn control_characters_and_bad_utf8_are_rejected() {
-        assert!(check_line(b"date\0").is_err());
-        assert!(check_line(b"date\x1b[2J").is_err());
-        assert!(check_line(b"\x7f").is_err());
-        assert!(check_line(b"\xff\xfe").is_err());
-        assert_eq!(check_line(b"system\tversion").unwrap(), "system\tversion");
-    }
-
-    #[test]
-    fn reader_handles_partial_lines_long_lines_crlf_idle_and_end() {
-        let (mut writer, reader) = UnixStream::pair().unwrap();
-        let mut lines = LineReader::new(reader);
-        let wait = Duration::from_secs(5);
-        writer.write_all(b"sys").unwrap();
-        assert_eq!(lines.next_line(Duration::from_millis(20)).unwrap(), Input::Idle);
-        writer.write_all(b"tem\r\n").unwrap();
-        assert_eq!(lines.next_line(wait).unwrap(), Input::Line(b"system".to_vec()));
-        let feeder = std::thread::spawn(move || {
-            writer.write_all(&vec![b'x'; 100_000]).unwrap();
-            writer.write_all(b"\nnext\nlast").unwrap();
-        });
-        assert_eq!(lines.next_line(wait).unwrap(), Input::TooLong);
-        assert_eq!(lines.next_line(wait).unwrap(), Input::Line(b"next".to_vec()));
-        assert_eq!(lines.next_line(wait).unwrap(), Input::Line(b"last".to_vec()));
-        feeder.join().unwrap();
-        assert_eq!(lines.next_line(wait).unwrap(), Input::End);
-        assert!(lines.buffer.capacity() < MAX_LINE * 4, "the reader must not hold a whole long line");
-    }
 }

@@ -20,20 +20,22 @@
 //! hashes are computed first, then both files are rewritten while the `/etc/.pwd.lock` lock is
 //! held. Every attempt, allowed or not, is recorded in the audit log — never the password.
 //!
-//! Passwords are read in-process (prompt or stdin) when the action runs. Once non-root callers
-//! go through the daemon, the client must read them first and send them in the action's
-//! `password` field (a [`Secret`]): the daemon has no terminal to ask on.
+//! Passwords are asked through the executor's prompter before anything is locked (see
+//! `crate::action::exec`): on the terminal in-process, on the caller's terminal over the
+//! daemon's socket otherwise. So each command is two halves: `prepare_*` checks and asks,
+//! [`reset`] and [`own`] write.
 //!
 //! Needs root (writes `/etc/shadow` and the users store).
 #![forbid(unsafe_code)]
 
-use crate::action::Status;
+use crate::outcome::Status;
 use crate::audit;
 use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::info::emit;
+use crate::outcome::emit;
 use crate::localusers::{self, Store};
-use crate::password::{self, Input, Secret};
+use crate::password::{self, Secret};
+use crate::prompt::{self, Prompter};
 use crate::paths::PASSWD_FILE;
 use crate::role::{role_of, Role};
 use crate::shacrypt::{self, Verdict};
@@ -104,11 +106,11 @@ pub fn target(ctx: &Context, user: &UserName, store: &Store) -> Result<Target> {
 
 /// The old alias is cyberx's (and root's): the 2022 reference gave it to cyberx only. The
 /// policy row `PasswordReset` also admits support, for `system password`.
-pub fn authorize_legacy_alias(ctx: &Context, user: &str) -> Result<()> {
+pub fn authorize_legacy_alias(ctx: &Context, user: &UserName) -> Result<()> {
     if matches!(ctx.caller.role, Role::Cyberx | Role::Root) {
         return Ok(());
     }
-    audit::record(ctx, "password-reset", user, &format!("denied: {LEGACY_ALIAS} is for cyberx"));
+    audit::record(ctx, "password-reset", user.as_str(), &format!("denied: {LEGACY_ALIAS} is for cyberx"));
     Err(Error::Denied {
         role: format!("{} ({LEGACY_ALIAS} is for cyberx; use system password <user>)", ctx.caller.role),
     })
@@ -134,19 +136,28 @@ pub enum Source<'a> {
     Prompt,
 }
 
-/// `system password <user>` / `cyberx-users-password-reset -u <user> -p <password>`.
-pub fn reset(ctx: &Context, user: &str, source: Source<'_>, out: &mut dyn Write) -> Result<Status> {
+/// A password change, checked and answered, ready to be written.
+#[derive(Debug)]
+pub struct ResetPlan {
+    user: UserName,
+    target: Target,
+    password: Secret,
+}
+
+/// `system password <user>` / `cyberx-users-password-reset -u <user> -p <password>`, its first
+/// half: who may reset whom is checked, then the new password is read (asked twice, or one line)
+/// and checked against the policy. Every refusal is audited.
+pub fn prepare_reset(ctx: &Context, user: &UserName, source: Source<'_>, prompter: &mut dyn Prompter) -> Result<ResetPlan> {
     let refuse = |err: Error| {
-        audit::record(ctx, "password-reset", user, &format!("refused: {}", audit_reason(&err)));
+        audit::record(ctx, "password-reset", user.as_str(), &format!("refused: {}", audit_reason(&err)));
         err
     };
-    let name = UserName::parse(user).map_err(refuse)?;
     let store = Store::load(&ctx.root).map_err(refuse)?;
-    let target = target(ctx, &name, &store).map_err(refuse)?;
+    let target = target(ctx, user, &store).map_err(refuse)?;
     if !may_reset(ctx.caller.role, target.role) {
-        audit::record(ctx, "password-reset", user, "denied: a more privileged user");
+        audit::record(ctx, "password-reset", user.as_str(), "denied: a more privileged user");
         return Err(Error::Denied {
-            role: format!("{} (the password of {name}, role {}, is reset by cyberx or root)", ctx.caller.role, target.role),
+            role: format!("{} (the password of {user}, role {}, is reset by cyberx or root)", ctx.caller.role, target.role),
         });
     }
     let password = match source {
@@ -157,19 +168,26 @@ pub fn reset(ctx: &Context, user: &str, source: Source<'_>, out: &mut dyn Write)
             );
             password.clone()
         }
-        Source::Stdin => Input::for_caller(ctx)?.read_secret(None, out).map_err(refuse)?,
-        Source::Prompt => Input::for_caller(ctx)?.read_new_twice(out).map_err(refuse)?,
+        Source::Stdin => prompt::password(prompter, "").map_err(refuse)?,
+        Source::Prompt => prompt::new_password_twice(prompter).map_err(refuse)?,
     };
     password::check_policy(&password).map_err(refuse)?;
-    set_password(ctx, &name, target, &password, true, out).inspect_err(|err| {
+    Ok(ResetPlan { user: user.clone(), target, password })
+}
+
+/// The second half of [`prepare_reset`]: both password places are written.
+pub fn reset(ctx: &Context, plan: &ResetPlan, out: &mut dyn Write) -> Result<Status> {
+    let user = plan.user.as_str();
+    set_password(ctx, &plan.user, plan.target, &plan.password, true, out).inspect_err(|err| {
         audit::record(ctx, "password-reset", user, &format!("failed: {}", audit_reason(err)));
     })?;
-    audit::record(ctx, "password-reset", user, &done(target));
+    audit::record(ctx, "password-reset", user, &done(plan.target));
     Ok(Status::Ok)
 }
 
-/// `passwd`: the caller's own password, after the current one.
-pub fn own(ctx: &Context, out: &mut dyn Write) -> Result<Status> {
+/// `passwd`, its first half: the current password is asked and checked (a wrong one waits a
+/// second and changes nothing), then the new one twice, against the policy.
+pub fn prepare_own(ctx: &Context, prompter: &mut dyn Prompter, out: &mut dyn Write) -> Result<ResetPlan> {
     let Some(name) = ctx.caller.user.clone() else {
         return Err(Error::Usage(format!("uid {} has no user name in the passwd file", ctx.caller.uid)));
     };
@@ -181,8 +199,8 @@ pub fn own(ctx: &Context, out: &mut dyn Write) -> Result<Status> {
     let store = Store::load(&ctx.root).map_err(refuse)?;
     let target = target(ctx, &name, &store).map_err(refuse)?;
     emit(out, &format!("Changing password for user {name}."))?;
-    let mut input = Input::for_caller(ctx)?;
-    let current = input.read_secret(Some("(current) UNIX password: "), out).map_err(refuse)?;
+    out.flush().map_err(|e| Error::io("write", "standard output", e))?;
+    let current = prompt::password(prompter, "(current) UNIX password: ").map_err(refuse)?;
     if !current_is_right(ctx, &name, target, &store, &current).map_err(refuse)? {
         std::thread::sleep(FAIL_DELAY);
         audit::record(ctx, "passwd", &user, "failed: wrong current password");
@@ -190,15 +208,21 @@ pub fn own(ctx: &Context, out: &mut dyn Write) -> Result<Status> {
             "authentication token manipulation error: the current password is wrong; nothing was changed".to_string(),
         ));
     }
-    let new = input.read_new_twice(out).map_err(refuse)?;
+    let new = prompt::new_password_twice(prompter).map_err(refuse)?;
     password::check_policy(&new).map_err(refuse)?;
     if new == current {
         return Err(refuse(Error::Usage("the new password is the current one; nothing was changed".to_string())));
     }
-    set_password(ctx, &name, target, &new, false, out).inspect_err(|err| {
-        audit::record(ctx, "passwd", &user, &format!("failed: {}", audit_reason(err)));
+    Ok(ResetPlan { user: name, target, password: new })
+}
+
+/// The second half of [`prepare_own`].
+pub fn own(ctx: &Context, plan: &ResetPlan, out: &mut dyn Write) -> Result<Status> {
+    let user = plan.user.as_str();
+    set_password(ctx, &plan.user, plan.target, &plan.password, false, out).inspect_err(|err| {
+        audit::record(ctx, "passwd", user, &format!("failed: {}", audit_reason(err)));
     })?;
-    audit::record(ctx, "passwd", &user, &done(target));
+    audit::record(ctx, "passwd", user, &done(plan.target));
     emit(out, "passwd: all authentication tokens updated successfully.")?;
     Ok(Status::Ok)
 }

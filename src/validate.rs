@@ -7,6 +7,117 @@
 use crate::error::{Error, Result};
 use std::fmt;
 
+/// Makes validated types travel on the daemon's socket as the text they were parsed from: they
+/// are written with `Display` and decoded with their own `parse`, so a request that holds an
+/// invalid value is refused when it is decoded, at the socket's edge, with the same message the
+/// command line gives.
+macro_rules! wire_text {
+    ($($ty:ty),* $(,)?) => {$(
+        impl nanoserde::SerJson for $ty {
+            fn ser_json(&self, depth: usize, state: &mut nanoserde::SerJsonState) {
+                nanoserde::SerJson::ser_json(&self.to_string(), depth, state)
+            }
+        }
+        impl nanoserde::DeJson for $ty {
+            fn de_json(
+                state: &mut nanoserde::DeJsonState,
+                input: &mut std::str::Chars,
+            ) -> std::result::Result<Self, nanoserde::DeJsonErr> {
+                let text = <String as nanoserde::DeJson>::de_json(state, input)?;
+                <$ty>::parse(&text).map_err(|err| state.err_parse(&err.to_string()))
+            }
+        }
+        /// Tests write typed values as text; one that does not parse fails the test.
+        #[cfg(test)]
+        impl From<&str> for $ty {
+            fn from(text: &str) -> $ty {
+                <$ty>::parse(text).unwrap_or_else(|err| panic!("{text:?}: {err}"))
+            }
+        }
+    )*};
+}
+pub(crate) use wire_text;
+
+wire_text!(UserName, IfName, Ipv4, Netmask, Label, DirPath, Rate, BackupName, Host, BackupRef, AbsPath);
+
+/// Whole numbers with a range, checked when parsed from argv and when decoded from the socket.
+macro_rules! bounded {
+    ($($(#[doc = $doc:literal])* $name:ident: $int:ty = $lo:literal..=$hi:literal, $what:literal;)*) => {$(
+        $(#[doc = $doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub struct $name($int);
+
+        impl $name {
+            /// The smallest and largest values.
+            pub const RANGE: std::ops::RangeInclusive<$int> = $lo..=$hi;
+
+            /// The value, if it is in [`Self::RANGE`]; else a usage error naming the range.
+            pub fn new(value: $int) -> Result<$name> {
+                if Self::RANGE.contains(&value) {
+                    Ok($name(value))
+                } else {
+                    Err(Error::Usage(format!("{}: {value} is not {}-{}", $what, $lo, $hi)))
+                }
+            }
+
+            /// The number.
+            pub fn get(self) -> $int {
+                self.0
+            }
+        }
+
+        impl nanoserde::SerJson for $name {
+            fn ser_json(&self, depth: usize, state: &mut nanoserde::SerJsonState) {
+                nanoserde::SerJson::ser_json(&self.0, depth, state)
+            }
+        }
+
+        impl nanoserde::DeJson for $name {
+            fn de_json(
+                state: &mut nanoserde::DeJsonState,
+                input: &mut std::str::Chars,
+            ) -> std::result::Result<Self, nanoserde::DeJsonErr> {
+                let value = <$int as nanoserde::DeJson>::de_json(state, input)?;
+                $name::new(value).map_err(|err| state.err_range(&err.to_string()))
+            }
+        }
+
+        /// Tests write bounded values as numbers; one out of range fails the test.
+        #[cfg(test)]
+        impl From<$int> for $name {
+            fn from(value: $int) -> $name {
+                $name::new(value).unwrap_or_else(|err| panic!("{err}"))
+            }
+        }
+
+        #[cfg(test)]
+        impl PartialEq<$int> for $name {
+            fn eq(&self, other: &$int) -> bool {
+                self.0 == *other
+            }
+        }
+    )*};
+}
+
+bounded! {
+    /// How long `network blink` blinks, in seconds.
+    BlinkSeconds: u32 = 1..=3600, "--seconds";
+    /// How many one-second samples `network load` takes.
+    LoadSeconds: u32 = 1..=3600, "--seconds";
+    /// Echo requests `ping` sends.
+    PingCount: u32 = 1..=100_000, "-c";
+    /// Seconds `ping` waits for replies after the last request.
+    PingWait: u32 = 1..=60, "-W";
+    /// Milliseconds between `ping`'s requests.
+    PingIntervalMs: u32 = 200..=60_000, "-i (milliseconds)";
+    /// Failed logins from one host before it is locked out.
+    MaxFailed: u32 = 1..=100, "--max-failed";
+    /// The failed-login window and lockout time, seconds.
+    LockoutWindow: u64 = 1..=86_400, "--window";
+    /// A shorter idle logout for one shell session, seconds.
+    IdleSeconds: u64 = 1..=86_400, "--idle-timeout";
+}
+
 /// A login name: 1–32 bytes of `[A-Za-z0-9_.-]`, not starting with `-` or `.`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct UserName(String);
@@ -59,6 +170,24 @@ impl IfName {
     /// The name as text.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The kernel's index of this interface (`SIOCGIFINDEX`). The one lookup by name every
+    /// command uses, so a missing interface is always the same usage error (exit 2).
+    pub fn index(&self) -> Result<u32> {
+        crate::sys::netdev::index_of(&self.0).map_err(|err| match err.kind() {
+            std::io::ErrorKind::NotFound => self.missing(),
+            _ => Error::io("look up interface", self.0.as_str(), err),
+        })
+    }
+
+    /// This interface in a link dump; see [`IfName::index`].
+    pub fn in_dump<'a>(&self, links: &'a [crate::sys::netlink::Link]) -> Result<&'a crate::sys::netlink::Link> {
+        links.iter().find(|link| link.name == self.0.as_bytes()).ok_or_else(|| self.missing())
+    }
+
+    fn missing(&self) -> Error {
+        Error::Usage(format!("interface '{}' does not exist", self.0))
     }
 }
 
@@ -376,6 +505,107 @@ impl BackupName {
 }
 
 impl fmt::Display for BackupName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The IPv4 address of one host: a dotted quad ([`Ipv4`]) that is not 0.0.0.0, the broadcast
+/// address, multicast or reserved (240.0.0.0/4). What `ping` and `ntp` are given to talk to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Host(Ipv4);
+
+impl Host {
+    /// Parses a host address.
+    pub fn parse(text: &str) -> Result<Host> {
+        let address = Ipv4::parse(text)?;
+        let ip = address.addr();
+        if ip.is_unspecified() || ip.is_broadcast() || ip.is_multicast() || ip.octets()[0] >= 240 {
+            return Err(Error::Usage(format!(
+                "{address} is not the address of one host (no 0.0.0.0, broadcast, multicast or reserved 240.0.0.0/4)"
+            )));
+        }
+        Ok(Host(address))
+    }
+
+    /// The address.
+    pub fn addr(&self) -> std::net::Ipv4Addr {
+        self.0.addr()
+    }
+}
+
+impl fmt::Display for Host {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A backup as `system restore -f` names it: its file name ([`BackupName`]), or that name in an
+/// absolute directory (which must then be the backup directory; checked where it is used).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BackupRef {
+    dir: Option<DirPath>,
+    name: BackupName,
+}
+
+impl BackupRef {
+    /// Parses `NAME` or `/DIR/NAME`.
+    pub fn parse(text: &str) -> Result<BackupRef> {
+        match text.rsplit_once('/') {
+            None => Ok(BackupRef { dir: None, name: BackupName::parse(text)? }),
+            Some((dir, name)) => {
+                // The name first: it is what the operator meant to give.
+                let name = BackupName::parse(name)?;
+                Ok(BackupRef { dir: Some(DirPath::parse(dir)?), name })
+            }
+        }
+    }
+
+    /// The directory given with the name, if any.
+    pub fn dir(&self) -> Option<&DirPath> {
+        self.dir.as_ref()
+    }
+
+    /// The backup's file name.
+    pub fn name(&self) -> &BackupName {
+        &self.name
+    }
+}
+
+impl fmt::Display for BackupRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.dir {
+            Some(dir) => write!(f, "{dir}/{}", self.name),
+            None => self.name.fmt(f),
+        }
+    }
+}
+
+/// An absolute path to a file the caller names (an upgrade package): starts with `/`, at most
+/// 4095 bytes, no NUL or other control character. Opened with the caller's permissions where
+/// it is used.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AbsPath(String);
+
+impl AbsPath {
+    /// Parses an absolute path.
+    pub fn parse(text: &str) -> Result<AbsPath> {
+        if !text.starts_with('/') {
+            return Err(Error::Usage(format!("'{}': give an absolute path (starting with /)", printable(text))));
+        }
+        if text.len() > 4095 || text.chars().any(char::is_control) {
+            return Err(Error::Usage(format!("'{}': not a usable path", printable(text))));
+        }
+        Ok(AbsPath(text.to_string()))
+    }
+
+    /// The path.
+    pub fn as_path(&self) -> &std::path::Path {
+        std::path::Path::new(&self.0)
+    }
+}
+
+impl fmt::Display for AbsPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }

@@ -18,12 +18,12 @@
 
 use super::format::{self, EndLine, EntryLine, Head, Line, Lines, PosWriter, RegionReader, HASH_LINE};
 use super::{inside, lock, lower_priority, mib, Root, Settings};
-use crate::action::Status;
+use crate::outcome::Status;
 use crate::archive::gzip::{self, DeflateWriter, GzipReader, StoredWriter};
 use crate::archive::tar::{self, Entry, Kind};
 use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::info::emit;
+use crate::outcome::emit;
 use crate::store;
 use nanoserde::SerJson;
 use ring::digest;

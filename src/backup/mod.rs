@@ -23,15 +23,15 @@ pub mod create;
 pub mod format;
 pub mod restore;
 
-use crate::action::Status;
+use crate::outcome::Status;
 use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::info::emit;
+use crate::outcome::emit;
 use crate::store;
 use crate::time::Utc;
 use nanoserde::{DeJson, SerJson};
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -483,48 +483,6 @@ pub fn space(ctx: &Context, json: bool, out: &mut dyn Write) -> Result<Status> {
     Ok(Status::Ok)
 }
 
-/// Asks a `[Y/n]` question on the terminal. Reads standard input a byte at a time, so that
-/// nothing meant for whoever reads it next (the restricted shell) is consumed. Enter or y/yes is
-/// yes; anything else, or the end of input, is no.
-pub fn confirm(ctx: &crate::context::Context, out: &mut dyn Write, question: &str) -> Result<bool> {
-    if let Some(asker) = &ctx.asker {
-        // The daemon runs this restore: the caller's CLI shows the question and answers.
-        let answer = asker
-            .ask(&format!("{question} [Y/n]: "), false)
-            .map_err(|e| Error::io("ask", "the caller's terminal", e))?;
-        let text = answer.map(|bytes| String::from_utf8_lossy(&bytes).trim().to_ascii_lowercase());
-        return Ok(matches!(text.as_deref(), Some("" | "y" | "yes")));
-    }
-    write!(out, "{question} [Y/n]: ")
-        .and_then(|()| out.flush())
-        .map_err(|e| Error::io("write", "standard output", e))?;
-    let stdin = std::os::fd::AsFd::as_fd(&io::stdin())
-        .try_clone_to_owned()
-        .map_err(|e| Error::io("duplicate", "standard input", e))?;
-    let mut stdin = File::from(stdin);
-    let mut answer = Vec::new();
-    let mut byte = [0u8; 1];
-    let ended = loop {
-        match stdin.read(&mut byte) {
-            Ok(0) => break true,
-            Ok(_) if byte[0] == b'\n' => break false,
-            Ok(_) if answer.len() < 64 => answer.push(byte[0]),
-            Ok(_) => {}
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-            Err(err) => return Err(Error::io("read", "standard input", err)),
-        }
-    };
-    let text = String::from_utf8_lossy(&answer).trim().to_ascii_lowercase();
-    if !io::IsTerminal::is_terminal(&io::stdin()) {
-        // No terminal echoed the answer: show it, so that a log reads like a session.
-        emit(out, &crate::validate::printable(&text))?;
-    }
-    if ended && answer.is_empty() {
-        // Not even an Enter: input ended, which is no answer.
-        return Ok(false);
-    }
-    Ok(matches!(text.as_str(), "" | "y" | "yes"))
-}
 
 #[cfg(test)]
 mod tests {

@@ -18,14 +18,16 @@
 #![forbid(unsafe_code)]
 
 use super::format::{self, Head, Line, Lines, RegionReader, MANIFEST_NAME};
-use super::{confirm, lock, lower_priority, mib, BackupFile, Root, Settings};
-use crate::action::Status;
+use super::{lock, lower_priority, mib, BackupFile, Root, Settings};
+use crate::prompt::{self, Prompter};
+use crate::validate::BackupRef;
+use crate::outcome::Status;
 use crate::archive::extract::{self, inside, refuse, remove_tree, DirStack, OpenDir, Refusal};
 use crate::archive::gzip::GzipReader;
 use crate::archive::tar::{Entry, Kind, TarError, TarReader};
 use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::info::emit;
+use crate::outcome::emit;
 use crate::store;
 use nanoserde::{DeJson, SerJson};
 use std::fs::{self, File, OpenOptions};
@@ -80,28 +82,25 @@ fn major(version: &str) -> Option<u64> {
     version.split(['.', '-']).next()?.parse().ok()
 }
 
-fn chosen_backup(settings: &Settings, file: Option<&str>) -> Result<PathBuf> {
-    let Some(text) = file else {
+fn chosen_backup(settings: &Settings, file: Option<&BackupRef>) -> Result<PathBuf> {
+    let Some(reference) = file else {
         let backups: Vec<BackupFile> = super::list_backups(&settings.dir)?;
         return backups
             .first()
             .map(|b| b.path.clone())
             .ok_or_else(|| Error::Problem(format!("no backups in {}", settings.dir.display())));
     };
-    let (dir, name) = match text.rsplit_once('/') {
-        Some((dir, name)) => (Some(dir), name),
-        None => (None, text),
-    };
-    let name = crate::validate::BackupName::parse(name)?;
-    if let Some(dir) = dir {
-        if Path::new(dir) != settings.dir_shown && Path::new(dir) != settings.dir {
+    if let Some(dir) = reference.dir() {
+        let dir = Path::new(dir.as_str());
+        if dir != settings.dir_shown && dir != settings.dir {
             return Err(Error::Usage(format!(
                 "'{}' is not in the backup directory {}",
-                crate::validate::printable(text),
+                crate::validate::printable(&reference.to_string()),
                 settings.dir_shown.display()
             )));
         }
     }
+    let name = reference.name();
     let path = settings.dir.join(name.as_str());
     match fs::symlink_metadata(&path) {
         Ok(meta) if meta.file_type().is_file() => Ok(path),
@@ -112,22 +111,27 @@ fn chosen_backup(settings: &Settings, file: Option<&str>) -> Result<PathBuf> {
     }
 }
 
-/// `system restore [-f NAME] [--yes] [--force]`.
-pub fn run(ctx: &Context, file: Option<&str>, yes: bool, force: bool, out: &mut dyn Write) -> Result<Status> {
+/// `system restore`, its first half: which backup (`-f`, else the newest), and unless `--yes`
+/// the reference's two questions. `None`: the operator said no (or the input ended).
+pub fn choose(ctx: &Context, file: Option<&BackupRef>, yes: bool, prompter: &mut dyn Prompter) -> Result<Option<PathBuf>> {
     let settings = Settings::of(ctx)?;
     let chosen = chosen_backup(&settings, file)?;
     if !yes {
-        let asked = confirm(ctx, out, &format!("Use backup file as \"{}\" ?", chosen.display()))?
-            && confirm(
-                ctx,
-                out,
-                "WARNING - the following procedure will restore data. do not stop or power off the server machine while this procedure is running. Are you sure you wish to proceed?",
+        let asked = prompt::confirm(prompter, &format!("Use backup file as \"{}\" ? [Y/n]: ", chosen.display()))?
+            && prompt::confirm(
+                prompter,
+                "WARNING - the following procedure will restore data. do not stop or power off the server machine while this procedure is running. Are you sure you wish to proceed? [Y/n]: ",
             )?;
         if !asked {
-            emit(out, "Restore cancelled; nothing was changed.")?;
-            return Ok(Status::Problem);
+            return Ok(None);
         }
     }
+    Ok(Some(chosen))
+}
+
+/// `system restore [-f NAME] [--yes] [--force]`, its second half: restores `chosen`.
+pub fn run(ctx: &Context, chosen: &Path, force: bool, out: &mut dyn Write) -> Result<Status> {
+    let settings = Settings::of(ctx)?;
     lower_priority();
     let _lock = lock(&settings)?;
     recover(&settings, out)?;
@@ -135,7 +139,7 @@ pub fn run(ctx: &Context, file: Option<&str>, yes: bool, force: bool, out: &mut 
     let refused = |why: String| Error::Problem(format!("backup {name} refused: {why}; nothing was changed"));
     let key = super::load_key(ctx)?
         .ok_or_else(|| refused("this appliance has no backup key, so no backup can be verified here".into()))?;
-    let file = File::open(&chosen).map_err(|e| Error::io("open", &chosen, e))?;
+    let file = File::open(chosen).map_err(|e| Error::io("open", chosen, e))?;
     emit(out, &format!("Verifying the HMAC-SHA256 of {name} ..."))?;
     out.flush().map_err(|e| Error::io("write", "standard output", e))?;
     let clock = crate::sys::clock::monotonic;

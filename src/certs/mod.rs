@@ -17,10 +17,10 @@
 
 pub mod pki;
 
-use crate::action::Status;
+use crate::outcome::Status;
 use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::info::emit;
+use crate::outcome::emit;
 use crate::paths::RootDir;
 use crate::store::{self, Mode};
 use crate::time::Utc;

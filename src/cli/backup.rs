@@ -60,16 +60,16 @@ pub struct RestoreArgs {
 }
 
 /// Parses `system restore` / `cyberx-xsense-system-restore`. The name is checked here, so bad
-/// input changes nothing; the domain checks it again (an Action may come over a socket).
+/// input changes nothing.
 pub fn parse_restore(name: &[&str], args: &[&str]) -> Result<Action, argh::EarlyExit> {
     let parsed = RestoreArgs::from_args(name, args)?;
-    if let Some(file) = &parsed.file {
-        let base = file.rsplit('/').next().unwrap_or(file);
-        if let Err(err) = crate::validate::BackupName::parse(base) {
-            return Err(argh::EarlyExit { output: err.to_string(), status: Err(()) });
-        }
-    }
-    Ok(Action::BackupRestore { file: parsed.file, yes: parsed.yes, force: parsed.force })
+    let file = parsed
+        .file
+        .as_deref()
+        .map(crate::validate::BackupRef::parse)
+        .transpose()
+        .map_err(|err| argh::EarlyExit { output: err.to_string(), status: Err(()) })?;
+    Ok(Action::BackupRestore { file, yes: parsed.yes, force: parsed.force })
 }
 
 #[cfg(test)]

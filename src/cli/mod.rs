@@ -19,8 +19,12 @@ pub mod system;
 pub mod upgrade;
 pub mod users;
 
-use crate::action::{self, Action, ActionKind, Status};
+use crate::action::exec::{NoStateLock, Place};
+use crate::action::{self, Action, ActionKind};
+use crate::cancel::Cancel;
 use crate::context::Context;
+use crate::outcome::Status;
+use crate::prompt::Terminal;
 use crate::error::{exit, Error};
 use crate::paths::RootDir;
 use crate::role::Role;
@@ -336,11 +340,6 @@ pub static COMMANDS: &[Command] = &[
     },
 ];
 
-/// Commands that only make sense from a login, never typed inside the restricted shell.
-pub fn shell_may_run(kind: ActionKind) -> bool {
-    !matches!(kind, ActionKind::Shell | ActionKind::Daemon | ActionKind::Install | ActionKind::Auth)
-}
-
 /// The result of looking words up in the command table.
 #[derive(Debug, PartialEq)]
 pub enum Lookup<'a> {
@@ -581,66 +580,69 @@ pub fn main(argv: Vec<OsString>) -> u8 {
         return report(&command_name, &Error::Usage(format!("--root {root}: not a directory")));
     }
     let is_root = crate::sys::ids::real_uid() == 0;
-    if !is_root && action.kind() != ActionKind::Shell && (globals.role.is_some() || globals.board.is_some()) {
+    let kind = action.kind();
+    if !is_root && kind != ActionKind::Shell && (globals.role.is_some() || globals.board.is_some()) {
         return report(&command_name, &Error::Usage("--role and --board are for root only".to_string()));
     }
-    let action = match prepare(action, &RootDir::new(&root), &globals) {
-        Ok(action) => action,
-        Err(err) => return report(&command_name, &err),
-    };
-    if !is_root && action.kind() != ActionKind::Shell {
-        // Not root: the daemon establishes who we are and runs the action; the board and the
-        // role are its to decide.
-        let mut stdout = std::io::stdout().lock();
-        return match crate::daemon::call(&RootDir::new(root), &action, &mut stdout) {
-            Ok(Status::Ok) => exit::OK,
-            Ok(Status::Problem) => exit::PROBLEM,
-            Err(err) => report(&command_name, &err),
-        };
-    }
-    let ctx = match Context::establish(RootDir::new(root), globals.board, globals.role) {
-        Ok(ctx) => ctx,
-        Err(err) => return report(&command_name, &err),
-    };
-    let mut stdout = std::io::stdout().lock();
-    match action::run(&action, &ctx, &mut stdout) {
+    match run(action, RootDir::new(root), globals, is_root) {
         Ok(Status::Ok) => exit::OK,
         Ok(Status::Problem) => exit::PROBLEM,
         Err(err) => report(&command_name, &err),
     }
 }
 
-/// Client-side steps an action needs before it runs here or is sent to the daemon: the
-/// `network reconfigure` wizard asks its questions on this process's terminal, because the
-/// daemon has none (see `network::complete_reconfigure`). Other actions pass unchanged.
-fn prepare(action: Action, root: &RootDir, globals: &Globals) -> Result<Action, Error> {
-    if !network::needs_wizard(&action) {
-        return Ok(action);
+/// Runs a parsed action where it belongs: the login shell and the daemon are front ends of
+/// their own; any other action runs here for root, and in the daemon for everyone else.
+fn run(action: Action, root: RootDir, globals: Globals, is_root: bool) -> Result<Status, Error> {
+    let kind = action.kind();
+    let idle = std::time::Duration::from_secs(crate::config::DEFAULT_SHELL_IDLE_TIMEOUT_S);
+    match kind {
+        // The daemon handles SIGINT and SIGTERM itself, through its own signal pipe.
+        ActionKind::Daemon => {}
+        // Ctrl-C in the shell cancels a command or a line, never the session.
+        ActionKind::Shell => catch_interrupts(&[crate::sys::signal::number::INT], false)?,
+        // Ctrl-C cancels the command, which cleans up and says so; a second one kills it.
+        _ => catch_interrupts(&[crate::sys::signal::number::INT, crate::sys::signal::number::TERM], true)?,
     }
-    let uid = crate::sys::ids::real_uid();
-    let (board, role) = if uid == 0 { (globals.board.clone(), globals.role) } else { (None, None) };
-    // Best effort: without a context (an unreadable passwd or config) the wizard still runs on
-    // the board's and the kernel's values, and the daemon decides about the role.
-    let ctx = match Context::for_uid(root.clone(), board, role, uid) {
-        Ok(ctx) => Some(ctx),
-        Err(err) => {
-            log::info!("wizard without context: {err}");
-            None
+    let cancel = Cancel::following_interrupts();
+    let mut stdout = std::io::stdout().lock();
+    if !is_root && kind != ActionKind::Shell {
+        if !kind.served() {
+            // Root's own commands (the daemon, install, the PAM check, the package tools).
+            return Err(Error::Denied { role: "of a user who is not root".to_string() });
         }
-    };
-    let idle = ctx
-        .as_ref()
-        .and_then(|ctx| ctx.config().ok())
-        .map_or(std::time::Duration::from_secs(crate::config::DEFAULT_SHELL_IDLE_TIMEOUT_S), |c| c.shell_idle_timeout());
-    let stdin = std::io::stdin();
-    let terminal = std::io::IsTerminal::is_terminal(&stdin);
-    let fd = std::os::fd::AsFd::as_fd(&stdin)
-        .try_clone_to_owned()
-        .map_err(|e| Error::io("duplicate", "standard input", e))?;
-    let mut reader = crate::shell::LineReader::new(std::fs::File::from(fd));
-    let mut answers = network::LineAnswers::new(&mut reader, idle);
-    let env = network::WizardEnv { root, ctx: ctx.as_ref(), terminal };
-    network::complete_reconfigure(action, &env, &mut answers, &mut std::io::stdout().lock())
+        // Not root: the daemon establishes who we are and runs the action; the board and the
+        // role are its to decide.
+        let mut terminal = Terminal::stdin(idle)?;
+        return crate::daemon::call(&root, &action, &mut terminal, &cancel, &mut stdout);
+    }
+    let ctx = Context::establish(root, globals.board, globals.role)?.with_cancel(cancel);
+    match &action {
+        Action::Shell { idle_timeout_s } => {
+            front_end_allowed(&action, &ctx)?;
+            crate::shell::run(&ctx, idle_timeout_s.map(|s| s.get()), &mut stdout)
+        }
+        Action::Daemon {} => {
+            front_end_allowed(&action, &ctx)?;
+            crate::daemon::run(&ctx, &mut stdout)
+        }
+        _ => {
+            let idle = ctx.config().map_or(idle, crate::config::Config::shell_idle_timeout);
+            let mut terminal = Terminal::stdin(idle)?;
+            action::exec::run(&action, Place { ctx: &ctx, prompter: &mut terminal, lock: &NoStateLock }, &mut stdout)
+        }
+    }
+}
+
+/// The policy check of a front end (the shell, the daemon), audited as the executor's is.
+fn front_end_allowed(action: &Action, ctx: &Context) -> Result<(), Error> {
+    action::authorize(ctx.caller.role, action.kind()).inspect_err(|_| {
+        crate::audit::record(ctx, action.kind().audit_name(), &action.audit_target(), "denied");
+    })
+}
+
+fn catch_interrupts(signals: &[i32], second_kills: bool) -> Result<(), Error> {
+    crate::sys::signal::catch_interrupts(signals, second_kills).map_err(|source| Error::Sys { call: "sigaction(SIGINT)", source })
 }
 
 /// Prints argh's help (stdout, exit 0) or usage error (stderr, exit 2).

@@ -45,11 +45,8 @@ pub struct QueryArgs {
 }
 
 /// A validation error in argh's shape: printed on stderr as one line, exit 2.
-fn checked(server: String) -> Result<String, argh::EarlyExit> {
-    match crate::ntp::server_address(&server) {
-        Ok(_) => Ok(server),
-        Err(err) => Err(argh::EarlyExit { output: err.to_string(), status: Err(()) }),
-    }
+fn checked(server: String) -> Result<crate::validate::Host, argh::EarlyExit> {
+    crate::validate::Host::parse(&server).map_err(|err| argh::EarlyExit { output: err.to_string(), status: Err(()) })
 }
 
 /// Parses `ntp enable` / `system ntp enable` / `cyberx-xsense-ntp-enable`.

@@ -17,11 +17,15 @@ pub struct ShellArgs {
 /// Parses `shell`.
 pub fn parse(name: &[&str], args: &[&str]) -> Result<Action, argh::EarlyExit> {
     let parsed = ShellArgs::from_args(name, args)?;
-    if parsed.idle_timeout == Some(0) {
-        return Err(argh::EarlyExit {
-            output: "--idle-timeout must be at least 1 second".to_string(),
-            status: Err(()),
-        });
-    }
-    Ok(Action::Shell { idle_timeout_s: parsed.idle_timeout })
+    let idle_timeout_s = parsed
+        .idle_timeout
+        .map(|s| {
+            crate::validate::IdleSeconds::new(s).map_err(|_| argh::EarlyExit {
+                output: if s == 0 { "--idle-timeout must be at least 1 second" } else { "--idle-timeout must be at most 86400 seconds" }
+                    .to_string(),
+                status: Err(()),
+            })
+        })
+        .transpose()?;
+    Ok(Action::Shell { idle_timeout_s })
 }

@@ -62,11 +62,15 @@ pub fn parse_upgrade(name: &[&str], args: &[&str]) -> Result<Action, argh::Early
     if p.json && !p.status {
         return Err(usage("--json goes with --status"));
     }
-    if p.package.as_deref().is_some_and(|f| f.is_empty() || f.contains('\0')) {
+    if p.package.as_deref().is_some_and(str::is_empty) {
         return Err(usage("the package path is empty"));
     }
+    let package = match p.package.as_deref().map(absolute) {
+        Some(path) => Some(crate::validate::AbsPath::parse(&path).map_err(|e| usage(&e.to_string()))?),
+        None => None,
+    };
     Ok(Action::Upgrade {
-        package: p.package.as_deref().map(absolute),
+        package,
         allow_downgrade: p.allow_downgrade,
         reboot: p.reboot,
         commit: p.commit,
@@ -139,9 +143,9 @@ mod tests {
         let Action::Upgrade { package, .. } = parse_upgrade(&name, &["/tmp/p.pkg", "--reboot"]).unwrap() else {
             panic!()
         };
-        assert_eq!(package.as_deref(), Some("/tmp/p.pkg"));
+        assert_eq!(package.map(|p| p.to_string()).as_deref(), Some("/tmp/p.pkg"));
         let Action::Upgrade { package, .. } = parse_upgrade(&name, &["p.pkg"]).unwrap() else { panic!() };
-        assert!(package.unwrap().starts_with('/'));
+        assert!(package.unwrap().to_string().starts_with('/'));
         assert!(matches!(parse_upgrade(&name, &["--status", "--json"]).unwrap(), Action::Upgrade { status: true, json: true, .. }));
         for bad in [&[][..], &["p", "--commit"], &["--commit", "--rollback"], &["--json", "--commit"], &["--reboot", "--commit"]] {
             assert!(parse_upgrade(&name, bad).is_err(), "{bad:?}");

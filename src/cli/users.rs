@@ -11,7 +11,15 @@
 use crate::action::Action;
 use crate::password::Secret;
 use crate::users::LEGACY_ALIAS;
+use crate::validate::{LockoutWindow, MaxFailed, UserName};
 use argh::FromArgs;
+
+/// The user argument as a [`UserName`]. The message does not quote it: a password typed in the
+/// wrong place must not be echoed to the console.
+fn user_name(text: &str) -> Result<UserName, argh::EarlyExit> {
+    UserName::parse(text)
+        .map_err(|_| usage_error("invalid user name: expected 1-32 characters of A-Z a-z 0-9 _ . -".to_string()))
+}
 
 fn usage_error(message: String) -> argh::EarlyExit {
     argh::EarlyExit { output: message, status: Err(()) }
@@ -64,7 +72,7 @@ pub fn parse_password(name: &[&str], args: &[&str]) -> Result<Action, argh::Earl
             return Err(usage_error("-p and --password-stdin cannot be used together".to_string()));
         }
         return Ok(Action::PasswordReset {
-            user: parsed.user,
+            user: user_name(&parsed.user)?,
             password: parsed.password.map(Secret::new),
             password_stdin: parsed.password_stdin,
             legacy_alias: true,
@@ -72,7 +80,7 @@ pub fn parse_password(name: &[&str], args: &[&str]) -> Result<Action, argh::Earl
     }
     let parsed = PasswordArgs::from_args(name, args).map_err(|e| without_values(e, args))?;
     Ok(Action::PasswordReset {
-        user: parsed.user,
+        user: user_name(&parsed.user)?,
         password: None,
         password_stdin: parsed.password_stdin,
         legacy_alias: false,
@@ -107,17 +115,15 @@ pub struct LoginProtectionArgs {
 /// Parses `system login-protection`.
 pub fn parse_login_protection(name: &[&str], args: &[&str]) -> Result<Action, argh::EarlyExit> {
     let parsed = LoginProtectionArgs::from_args(name, args)?;
-    if let Some(n) = parsed.max_failed {
-        if !crate::config::LOGIN_MAX_FAILED_RANGE.contains(&n) {
-            return Err(usage_error(format!("--max-failed {n}: must be 1-100")));
-        }
-    }
-    if let Some(s) = parsed.window {
-        if !crate::config::LOGIN_LOCKOUT_WINDOW_RANGE.contains(&s) {
-            return Err(usage_error(format!("--window {s}: must be 1-86400 seconds")));
-        }
-    }
-    Ok(Action::LoginProtection { max_failed: parsed.max_failed, window_s: parsed.window, json: parsed.json })
+    let max_failed = parsed
+        .max_failed
+        .map(|n| MaxFailed::new(n).map_err(|_| usage_error(format!("--max-failed {n}: must be 1-100"))))
+        .transpose()?;
+    let window_s = parsed
+        .window
+        .map(|s| LockoutWindow::new(s).map_err(|_| usage_error(format!("--window {s}: must be 1-86400 seconds"))))
+        .transpose()?;
+    Ok(Action::LoginProtection { max_failed, window_s, json: parsed.json })
 }
 
 /// Check a login for PAM: run by pam_exec with expose_authtok (password on standard input,
@@ -183,7 +189,7 @@ mod tests {
         assert!(parse_login_protection(&["x"], &["--window", "0"]).is_err());
         assert_eq!(
             parse_login_protection(&["x"], &["--max-failed", "100"]).unwrap(),
-            Action::LoginProtection { max_failed: Some(100), window_s: None, json: false }
+            Action::LoginProtection { max_failed: Some(100.into()), window_s: None, json: false }
         );
     }
 }

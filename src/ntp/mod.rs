@@ -17,16 +17,16 @@
 pub mod client;
 pub mod packet;
 
-use crate::action::Status;
+use crate::outcome::Status;
 use crate::config::Config;
 use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::info::emit;
+use crate::outcome::emit;
 use crate::paths::NTP_STATE_FILE;
 use crate::store;
 use crate::sys::clock;
 use crate::time::Utc;
-use crate::validate::Ipv4;
+use crate::validate::Host;
 use client::{Options, Sample};
 use nanoserde::{DeJson, SerJson};
 use packet::{seconds, signed_seconds};
@@ -38,18 +38,6 @@ pub const STEP_THRESHOLD_NS: i64 = 128_000_000;
 
 /// The state file's format version.
 pub const STATE_VERSION: u32 = 1;
-
-/// Parses the argument of `ntp enable|disable|query`: a dotted quad naming one host.
-pub fn server_address(text: &str) -> Result<Ipv4> {
-    let address = Ipv4::parse(text)?;
-    let ip = address.addr();
-    if ip.is_unspecified() || ip.is_broadcast() || ip.is_multicast() || ip.octets()[0] >= 240 {
-        return Err(Error::Usage(format!(
-            "{address} is not the address of one host (no 0.0.0.0, broadcast, multicast or reserved 240.0.0.0/4)"
-        )));
-    }
-    Ok(address)
-}
 
 /// How the clock was corrected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,7 +68,7 @@ impl Correction {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SyncReport {
     /// The server that answered.
-    pub server: Ipv4,
+    pub server: Host,
     /// Its answer.
     pub sample: Sample,
     /// How the clock was corrected by `sample.offset`.
@@ -179,8 +167,39 @@ pub fn correct_clock(offset_ns: i64) -> Result<Correction> {
 
 /// Queries `server`, corrects the clock by the offset found, and records the sync in the
 /// state file. The config is not touched.
-pub fn sync_with(ctx: &Context, server: Ipv4, options: &Options) -> Result<SyncReport> {
+pub fn sync_with(ctx: &Context, server: Host, options: &Options) -> Result<SyncReport> {
+    let measured = measure_with(server, options)?;
+    apply(ctx, &measured)
+}
+
+/// A server's answer, before anything is done with it.
+#[derive(Clone, Copy, Debug)]
+pub struct Measured {
+    server: Host,
+    sample: client::Sample,
+}
+
+/// Asks `server` for the time (up to three requests, a second apart) and checks its answer; a
+/// server that does not answer correctly is a problem (exit 1) naming why. Changes nothing.
+pub fn measure(ctx: &Context, server: Host) -> Result<Measured> {
+    ctx.cancel.check("nothing was changed")?;
+    let measured = measure_with(server, &Options::default()).map_err(|err| match err {
+        Error::Problem(why) => Error::Problem(format!("NTP server {server} not enabled: {why}")),
+        other => other,
+    })?;
+    ctx.cancel.check("nothing was changed")?;
+    Ok(measured)
+}
+
+fn measure_with(server: Host, options: &Options) -> Result<Measured> {
     let sample = client::query(server.addr(), options).map_err(|e| Error::Problem(e.to_string()))?;
+    Ok(Measured { server, sample })
+}
+
+/// Corrects the clock by a measured offset (added to a fresh read of the clock, so the time the
+/// measurement waited for a lock does not matter) and records the sync in the state file.
+fn apply(ctx: &Context, measured: &Measured) -> Result<SyncReport> {
+    let Measured { server, sample } = *measured;
     let correction = correct_clock(sample.offset)?;
     let report = SyncReport { server, sample, correction };
     let (now, _) = clock::realtime();
@@ -214,7 +233,7 @@ pub fn sync_once_with(ctx: &Context, options: &Options) -> Result<SyncReport> {
     }
     let mut failures = Vec::new();
     for text in servers {
-        let server = server_address(text)?;
+        let server = Host::parse(text)?;
         match sync_with(ctx, server, options) {
             Ok(report) => return Ok(report),
             Err(Error::Problem(why)) => {
@@ -240,13 +259,9 @@ fn summary(report: &SyncReport) -> String {
 /// `ntp enable <IPv4>`: refuses a server that does not answer correctly (config unchanged);
 /// otherwise corrects the clock from it and adds it to the config. Enabling a server that is
 /// already enabled syncs again.
-pub fn enable(ctx: &Context, server: &str, out: &mut dyn Write) -> Result<Status> {
-    let server = server_address(server)?;
+pub fn enable(ctx: &Context, server: Host, measured: Measured, out: &mut dyn Write) -> Result<Status> {
     let config = ctx.config()?;
-    let report = sync_with(ctx, server, &Options::default()).map_err(|err| match err {
-        Error::Problem(why) => Error::Problem(format!("NTP server {server} not enabled: {why}")),
-        other => other,
-    })?;
+    let report = apply(ctx, &measured)?;
     let text = server.to_string();
     if !config.ntp_servers.contains(&text) {
         let mut updated = config.clone();
@@ -259,8 +274,7 @@ pub fn enable(ctx: &Context, server: &str, out: &mut dyn Write) -> Result<Status
 
 /// `ntp disable <IPv4>`: removes the server from the config; a server that is not enabled is a
 /// problem (exit 1).
-pub fn disable(ctx: &Context, server: &str, out: &mut dyn Write) -> Result<Status> {
-    let server = server_address(server)?;
+pub fn disable(ctx: &Context, server: Host, out: &mut dyn Write) -> Result<Status> {
     let config = ctx.config()?;
     let text = server.to_string();
     if !config.ntp_servers.contains(&text) {
@@ -319,8 +333,8 @@ struct QueryReport {
 
 /// `ntp query <IPv4> [--json]`: asks a server for the time and prints the offset, changing
 /// neither the clock nor the config. A server that does not answer correctly is a problem.
-pub fn query(server: &str, json: bool, out: &mut dyn Write) -> Result<Status> {
-    let server = server_address(server)?;
+pub fn query(server: Host, cancel: &crate::cancel::Cancel, json: bool, out: &mut dyn Write) -> Result<Status> {
+    cancel.check("nothing was asked")?;
     let sample = client::query(server.addr(), &Options::default()).map_err(|e| Error::Problem(e.to_string()))?;
     if json {
         let id = sample.reference_id;
@@ -424,10 +438,10 @@ mod tests {
     #[test]
     fn server_addresses_must_name_one_host() {
         for good in ["127.0.0.1", "129.6.15.28", "10.0.0.1", "192.0.2.255"] {
-            assert_eq!(server_address(good).unwrap().to_string(), good);
+            assert_eq!(Host::parse(good).unwrap().to_string(), good);
         }
         for bad in ["0.0.0.0", "255.255.255.255", "224.0.1.1", "239.1.1.1", "240.0.0.1", "1.2.3", "01.2.3.4"] {
-            assert_eq!(server_address(bad).unwrap_err().exit_code(), 2, "{bad}");
+            assert_eq!(Host::parse(bad).unwrap_err().exit_code(), 2, "{bad}");
         }
     }
 

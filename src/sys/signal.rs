@@ -1,40 +1,47 @@
-//! Interrupt requests (Ctrl-C) for long actions that must clean up before they end.
+//! Signals: Ctrl-C for command-line front ends (a flag, see [`catch_interrupts`]) and the
+//! daemon's self-pipe for SIGTERM and SIGHUP (see [`signal_pipe`]).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+/// A second signal while the first is still being dealt with kills the process.
+static SECOND_KILLS: AtomicBool = AtomicBool::new(false);
 
-extern "C" fn note_interrupt(_signal: libc::c_int) {
-    // Only an atomic store: async-signal-safe.
-    INTERRUPTED.store(true, Ordering::SeqCst);
+extern "C" fn note_interrupt(signal: libc::c_int) {
+    // Only atomics, signal(2) and raise(3): all async-signal-safe.
+    if INTERRUPTED.swap(true, Ordering::SeqCst) && SECOND_KILLS.load(Ordering::SeqCst) {
+        // SAFETY: signal(2) and raise(3) are async-signal-safe; the default action ends the
+        // process as the signal would have without a handler.
+        unsafe {
+            libc::signal(signal, libc::SIG_DFL);
+            libc::raise(signal);
+        }
+    }
 }
 
-/// While alive, SIGINT and SIGTERM set a flag instead of killing the process, and interrupt
-/// blocking calls (no SA_RESTART), so that the action can undo what it did and end cleanly.
-/// Dropping it restores the previous dispositions.
-pub struct InterruptGuard {
-    previous: [(libc::c_int, libc::sigaction); 2],
-}
-
-/// `sigaction(SIGINT|SIGTERM, {handler, no SA_RESTART})`: see [`InterruptGuard`].
+/// `sigaction(signals, {set a flag, no SA_RESTART})`, for the life of the process: Ctrl-C no
+/// longer kills it but sets the flag [`interrupted`] reads, and interrupts blocking calls
+/// (EINTR) so that the work in progress notices soon and ends cleanly. With `second_kills`, a
+/// second signal before [`clear_interrupted`] ends the process as it would have without the
+/// handler (an operator's way out of work that does not stop). For command-line front ends
+/// only, once at start; the daemon never calls it (its requests are cancelled through their own
+/// tokens, see `crate::cancel`).
 ///
 /// # References
 /// - [sigaction(2)](https://man7.org/linux/man-pages/man2/sigaction.2.html)
 #[doc(alias = "sigaction")]
-pub fn catch_interrupts() -> std::io::Result<InterruptGuard> {
-    INTERRUPTED.store(false, Ordering::SeqCst);
-    let mut previous = [(libc::SIGINT, empty_action()), (libc::SIGTERM, empty_action())];
-    for (signal, old) in previous.iter_mut() {
+pub fn catch_interrupts(signals: &[libc::c_int], second_kills: bool) -> std::io::Result<()> {
+    SECOND_KILLS.store(second_kills, Ordering::SeqCst);
+    for &signal in signals {
         let mut action = empty_action();
         action.sa_sigaction = note_interrupt as extern "C" fn(libc::c_int) as libc::sighandler_t;
         action.sa_flags = 0;
-        // SAFETY: `action` is fully initialised with a handler that only stores to an atomic;
-        // `old` is valid storage for the previous action.
-        if unsafe { libc::sigaction(*signal, &action, old) } != 0 {
+        // SAFETY: `action` is fully initialised with a handler that only stores to an atomic.
+        if unsafe { libc::sigaction(signal, &action, std::ptr::null_mut()) } != 0 {
             return Err(std::io::Error::last_os_error());
         }
     }
-    Ok(InterruptGuard { previous })
+    Ok(())
 }
 
 fn empty_action() -> libc::sigaction {
@@ -42,31 +49,14 @@ fn empty_action() -> libc::sigaction {
     unsafe { std::mem::zeroed() }
 }
 
-/// Whether SIGINT or SIGTERM arrived since [`catch_interrupts`].
+/// Whether a signal caught by [`catch_interrupts`] arrived since the last [`clear_interrupted`].
 pub fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::SeqCst)
 }
 
-impl Drop for InterruptGuard {
-    fn drop(&mut self) {
-        for (signal, old) in &self.previous {
-            // SAFETY: restores an action previously returned by the kernel for this signal.
-            unsafe { libc::sigaction(*signal, old, std::ptr::null_mut()) };
-        }
-    }
-}
-
-/// `nanosleep(2)` that stops early when a signal arrives; returns false if interrupted.
-#[doc(alias = "nanosleep")]
-pub fn sleep_unless_interrupted(duration: std::time::Duration) -> bool {
-    let request = rustix::thread::Timespec {
-        tv_sec: i64::try_from(duration.as_secs()).unwrap_or(i64::MAX),
-        tv_nsec: i64::from(duration.subsec_nanos()),
-    };
-    !matches!(
-        rustix::thread::nanosleep(&request),
-        rustix::thread::NanosleepRelativeResult::Interrupted(_)
-    ) && !interrupted()
+/// Forgets an interrupt that was dealt with (the shell, back at its prompt).
+pub fn clear_interrupted() {
+    INTERRUPTED.store(false, Ordering::SeqCst);
 }
 
 /// The write end of the signal pipe, for the handler (-1 while there is none).

@@ -29,14 +29,15 @@
 pub mod package;
 pub mod slots;
 
-use crate::action::Status;
+use crate::outcome::Status;
 use crate::archive::extract::{self, refuse, DirStack, Refusal};
 use crate::archive::tar::Kind;
 use crate::board::{UpgradeMethod, UpgradeSettings};
 use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::info::emit;
+use crate::outcome::emit;
 use crate::store;
+use crate::validate::AbsPath;
 use nanoserde::{DeJson, SerJson};
 use package::{Manifest, PayloadReader, Version};
 use slots::Slot;
@@ -190,8 +191,28 @@ pub struct Options {
     pub reboot: bool,
 }
 
-/// `system upgrade PACKAGE`.
-pub fn apply(ctx: &Context, package: &Path, options: Options, out: &mut dyn Write) -> Result<Status> {
+/// Opens the caller's package for `system upgrade PACKAGE`, before anything is locked: with
+/// the caller's own permissions (the daemon, root, must not open for a caller a file the caller
+/// could not open), never through a symbolic link, and without waiting — a FIFO or a device
+/// is refused before a byte is read, so no caller can hold the upgrade open by never writing.
+pub fn open_package(ctx: &Context, package: &AbsPath) -> Result<File> {
+    let path = package.as_path();
+    let file = ctx
+        .open_as_caller(|| {
+            OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY).open(path)
+        })
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Error::Usage(format!("{package}: no such file")),
+            _ => Error::io("open", path, e),
+        })?;
+    if !file.metadata().map_err(|e| Error::io("stat", path, e))?.is_file() {
+        return Err(Error::Usage(format!("{package} is not a regular file")));
+    }
+    Ok(file)
+}
+
+/// `system upgrade PACKAGE`, once [`open_package`] has opened it.
+pub fn apply(ctx: &Context, package: &AbsPath, file: File, options: Options, out: &mut dyn Write) -> Result<Status> {
     let settings = settings(ctx)?;
     let method = &settings.method;
     let _lock = lock(ctx)?;
@@ -206,16 +227,8 @@ pub fn apply(ctx: &Context, package: &Path, options: Options, out: &mut dyn Writ
         )));
     }
     let target = active.other();
-    let name = package.display().to_string();
+    let name = package.to_string();
     let refused = |why: String| Error::Problem(format!("package {name} refused: {why}; nothing was changed"));
-    // With the caller's own permissions: the daemon, root, must not open for a caller a file
-    // that the caller could not open itself.
-    let file = ctx
-        .open_as_caller(|| OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(package))
-        .map_err(|e| Error::io("open", package, e))?;
-    if !file.metadata().map_err(|e| Error::io("stat", package, e))?.is_file() {
-        return Err(Error::Usage(format!("{name} is not a regular file")));
-    }
     let keys = package::trusted_keys(ctx, &settings.keys, out)?;
     progress(ctx, out, &format!("Verifying the signature of {name} ..."))?;
     let (manifest, mut tar) = package::open(&file, &keys).map_err(|r| match r {

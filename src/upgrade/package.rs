@@ -14,7 +14,7 @@ use crate::archive::extract::{refuse, Refusal};
 use crate::archive::tar::{self, Entry, Kind, TarReader};
 use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::info::emit;
+use crate::outcome::emit;
 use nanoserde::{DeJson, SerJson};
 use ring::digest;
 use ring::signature::{self, Ed25519KeyPair, KeyPair};
@@ -254,7 +254,7 @@ pub fn open<'a>(file: &'a File, keys: &[[u8; 32]]) -> std::result::Result<(Manif
 
 /// `package keygen -o PREFIX`: a new Ed25519 key pair, `PREFIX.key` (PKCS#8, 0600) and
 /// `PREFIX.pub` (64 hex digits and a newline).
-pub fn keygen(prefix: &str, out: &mut dyn Write) -> Result<crate::action::Status> {
+pub fn keygen(prefix: &str, out: &mut dyn Write) -> Result<crate::outcome::Status> {
     let rng = ring::rand::SystemRandom::new();
     let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng)
         .map_err(|_| Error::Problem("the kernel's random generator failed".to_string()))?;
@@ -270,7 +270,7 @@ pub fn keygen(prefix: &str, out: &mut dyn Write) -> Result<crate::action::Status
     crate::store::replace(&pub_path, format!("{}\n", hex(pair.public_key().as_ref())).as_bytes(), crate::store::Mode::Preserve)?;
     emit(out, &format!("Wrote the private key {} (keep it off the appliance)", key_path.display()))?;
     emit(out, &format!("Wrote the public key {} (install it as {KEY_DIR}/NAME.pub or in the board's upgrade.keys)", pub_path.display()))?;
-    Ok(crate::action::Status::Ok)
+    Ok(crate::outcome::Status::Ok)
 }
 
 /// The files under `dir`, directories before their contents, names sorted; anything but
@@ -342,7 +342,7 @@ pub struct BuildRequest<'a> {
 }
 
 /// `package build`: signs a manifest of the files under `dir` and writes the package.
-pub fn build(req: &BuildRequest<'_>, out: &mut dyn Write) -> Result<crate::action::Status> {
+pub fn build(req: &BuildRequest<'_>, out: &mut dyn Write) -> Result<crate::outcome::Status> {
     let pkcs8 = fs::read(req.key).map_err(|e| Error::io("read", req.key, e))?;
     let pair = Ed25519KeyPair::from_pkcs8(&pkcs8)
         .map_err(|_| Error::Usage(format!("{} is not an Ed25519 private key (PKCS#8)", req.key.display())))?;
@@ -407,7 +407,7 @@ pub fn build(req: &BuildRequest<'_>, out: &mut dyn Write) -> Result<crate::actio
             &hex(pair.public_key().as_ref())[..16]
         ),
     )?;
-    Ok(crate::action::Status::Ok)
+    Ok(crate::outcome::Status::Ok)
 }
 
 #[cfg(test)]

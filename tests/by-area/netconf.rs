@@ -330,7 +330,9 @@ fn reconfigure_with_piped_answers_then_validate() {
     ] {
         assert!(out.stdout.contains(prompt), "{prompt:?} in\n{}", out.stdout);
     }
-    assert!(out.stdout.contains("Apply these settings? [Y/n] \n"), "{}", out.stdout);
+    // Answers piped in are shown after their questions, as a terminal would have echoed them.
+    assert!(out.stdout.contains("Management interface [eth0]: m0\n"), "{}", out.stdout);
+    assert!(out.stdout.contains("Apply these settings? [Y/n] y\n"), "{}", out.stdout);
 
     // Checked with iproute2: the new address replaced the old one, the default route moved.
     let (addresses, default) = addresses_and_default(&lab, "m0");
@@ -572,6 +574,7 @@ fn support_user_through_the_daemon_with_piped_answers() {
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     assert!(
         out.stdout.contains("Apply these settings? [Y/n] \n")
+            && out.stdout.contains("IPv4 address [10.80.0.4]: 10.80.0.5\n")
             && out.stdout.contains("default route: added via 10.80.0.254 dev m0")
     );
     assert_eq!(
