@@ -10,11 +10,6 @@ use crate::time::Utc;
 use nanoserde::SerJson;
 use std::io::Write;
 
-/// The product version: `<semver>-<git short hash>` (`0.1.0-1a2b3c4`).
-pub fn product_version() -> String {
-    format!("{}-{}", env!("CARGO_PKG_VERSION"), env!("SENSORCTL_GIT_HASH"))
-}
-
 #[derive(SerJson)]
 struct VersionReport {
     version: String,

@@ -14,15 +14,15 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-/// Creates the alias symlinks in `dir`, pointing at the running executable.
-pub fn run(dir: &Path, out: &mut dyn Write) -> Result<Status> {
+/// Creates a symlink named after each of `names` in `dir`, pointing at the running executable.
+pub fn run<'a>(dir: &Path, names: impl IntoIterator<Item = &'a str>, out: &mut dyn Write) -> Result<Status> {
     let target = std::env::current_exe().map_err(|e| Error::io("find own executable", "/proc/self/exe", e))?;
     if !dir.is_dir() {
         return Err(Error::Usage(format!("{}: not a directory", dir.display())));
     }
     let mut to_link: Vec<PathBuf> = Vec::new();
     let mut conflicts: Vec<String> = Vec::new();
-    for name in crate::cli::COMMANDS.iter().flat_map(|cmd| cmd.aliases.iter()) {
+    for name in names {
         let link = dir.join(name);
         match fs::symlink_metadata(&link) {
             Err(err) if err.kind() == io::ErrorKind::NotFound => to_link.push(link),

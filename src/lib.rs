@@ -38,6 +38,7 @@ pub mod password;
 pub mod paths;
 pub mod ping;
 pub mod power;
+pub mod product;
 pub mod prompt;
 pub mod role;
 pub mod shacrypt;

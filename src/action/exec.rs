@@ -157,11 +157,11 @@ fn act(action: &Action, prepared: Prepared, ctx: &Context, out: &mut dyn Write) 
         Action::NtpDisable { server } => crate::ntp::disable(ctx, *server, out),
         Action::NtpStatus { json } => crate::ntp::status(ctx, *json, out),
         Action::NtpQuery { server, json } => crate::ntp::query(*server, cancel, *json, out),
-        Action::Shell { .. } | Action::Daemon {} => {
-            // Front ends, not actions: `cli::main` starts them itself after the policy check.
-            Err(Error::Usage(format!("{} is started from the command line only", action.kind().audit_name())))
+        Action::Shell { .. } | Action::Daemon {} | Action::Install { .. } => {
+            // Front ends of the command line, not actions: `cli::main` runs them itself after
+            // the policy check (they need its command table or its terminal).
+            Err(Error::Usage(format!("{} is run from the command line only", action.kind().audit_name())))
         }
-        Action::Install { dir } => crate::install::run(std::path::Path::new(dir), out),
         Action::NetworkBlink { interface, seconds } => crate::blink::run(ctx, interface, seconds.get(), out),
         Action::Ping { address, count, timeout_s, interval_ms } => {
             let plan = crate::ping::PingPlan {

@@ -68,12 +68,12 @@ pub fn run(ctx: &Context, out: &mut dyn Write) -> Result<Status> {
     remove_temporaries(&settings.dir)?;
     let key = super::load_or_create_key(ctx)?;
     let started_ms = super::now_ms();
-    let name = super::backup_name(&crate::sys::uname::hostname(), started_ms, &crate::info::product_version());
+    let name = super::backup_name(&crate::sys::uname::hostname(), started_ms, &crate::product::version());
     let final_path = settings.dir.join(&name);
     let temp_path = settings.dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let head = Head {
         format: format::FORMAT,
-        product_version: crate::info::product_version(),
+        product_version: crate::product::version(),
         board: ctx.board()?.name.clone(),
         hostname: crate::sys::uname::hostname(),
         created: crate::time::Utc::from_unix(i64::try_from(started_ms / 1000).unwrap_or(0)).iso8601(),

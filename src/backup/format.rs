@@ -67,7 +67,7 @@ pub const MAX_LINE: usize = 16 * 1024;
 pub struct Head {
     /// [`FORMAT`].
     pub format: u32,
-    /// `crate::info::product_version()` of the writer.
+    /// `crate::product::version()` of the writer.
     pub product_version: String,
     /// The board the backup was made on.
     pub board: String,

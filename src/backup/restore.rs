@@ -438,7 +438,7 @@ impl<'a> Extraction<'a> {
                 head.board, self.board
             )));
         }
-        let ours = crate::info::product_version();
+        let ours = crate::product::version();
         match (major(&head.product_version), major(&ours)) {
             (Some(theirs), Some(mine)) if theirs <= mine => Ok(()),
             _ => Err(refuse(format!(

@@ -626,6 +626,11 @@ fn run(action: Action, root: RootDir, globals: Globals, is_root: bool) -> Result
             front_end_allowed(&action, &ctx)?;
             crate::daemon::run(&ctx, &mut stdout)
         }
+        Action::Install { dir } => {
+            front_end_allowed(&action, &ctx)?;
+            let aliases = COMMANDS.iter().flat_map(|cmd| cmd.aliases.iter().copied());
+            crate::install::run(std::path::Path::new(dir), aliases, &mut stdout)
+        }
         _ => {
             let idle = ctx.config().map_or(idle, crate::config::Config::shell_idle_timeout);
             let mut terminal = Terminal::stdin(idle)?;

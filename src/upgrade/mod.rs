@@ -113,7 +113,7 @@ fn read_state(ctx: &Context) -> Result<Option<State>> {
 fn state_or_initial(ctx: &Context, active: Slot) -> Result<State> {
     let mut state = read_state(ctx)?.unwrap_or_else(|| {
         let mut state = State { format: 1, committed: active.name().to_string(), ..State::default() };
-        state.set_version(active, &crate::info::product_version());
+        state.set_version(active, &crate::product::version());
         state
     });
     if state.pending().is_some_and(|p| p != active) {
@@ -135,7 +135,7 @@ fn write_state(ctx: &Context, state: &State) -> Result<()> {
 pub fn running_version(ctx: &Context) -> String {
     match read_state(ctx) {
         Ok(Some(state)) if !state.version(state.committed()).is_empty() => state.version(state.committed()).to_string(),
-        _ => crate::info::product_version(),
+        _ => crate::product::version(),
     }
 }
 
