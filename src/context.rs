@@ -102,6 +102,12 @@ impl Context {
         self
     }
 
+    /// The board as it was asked for (`--board`), if it was: the daemon hands it on to the
+    /// contexts of its requests.
+    pub fn board_spec(&self) -> Option<&str> {
+        self.board_spec.as_deref()
+    }
+
     /// The config (defaults when there is no file).
     pub fn config(&self) -> Result<&Config> {
         if let Some(config) = self.config.get() {

@@ -47,6 +47,8 @@ mod sandbox;
 mod sanity;
 #[path = "by-area/shell.rs"]
 mod shell;
+#[path = "by-area/spine.rs"]
+mod spine;
 #[path = "by-area/supervisor.rs"]
 mod supervisor;
 #[path = "by-area/upgrade.rs"]

@@ -21,6 +21,7 @@ use super::{inside, lock, lower_priority, mib, Root, Settings};
 use crate::outcome::Status;
 use crate::archive::gzip::{self, DeflateWriter, GzipReader, StoredWriter};
 use crate::archive::tar::{self, Entry, Kind};
+use crate::cancel::Cancel;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::outcome::emit;
@@ -80,7 +81,7 @@ pub fn run(ctx: &Context, out: &mut dyn Write) -> Result<Status> {
         created_ms: started_ms,
         roots: settings.roots.iter().map(|r| r.rel.clone()).collect(),
     };
-    let written = write_backup(&settings, &key, &temp_path, &head, out).and_then(|counts| {
+    let written = write_backup(&settings, &key, &temp_path, &head, &ctx.cancel, out).and_then(|counts| {
         crate::sys::fs::rename_noreplace(&temp_path, &final_path)
             .map_err(|e| Error::io("rename into place", &final_path, e))?;
         store::sync_dir(&settings.dir)?;
@@ -176,6 +177,7 @@ fn write_backup(
     key: &ring::hmac::Key,
     temp: &Path,
     head: &Head,
+    cancel: &Cancel,
     out: &mut dyn Write,
 ) -> Result<Counts> {
     let file = OpenOptions::new()
@@ -226,6 +228,7 @@ fn write_backup(
         DataSink { writer: PosWriter::new(&file, region), digest: digest::Context::new(&digest::SHA256), written: 0 };
     let mut data = DeflateWriter::new(sink, DATA_LEVEL).map_err(io_err("write"))?;
     let mut copier = Copier {
+        cancel,
         settings,
         data_budget: settings.limit.saturating_sub(region + format::TRAILER_LEN),
         buf: vec![0u8; CHUNK],
@@ -415,6 +418,7 @@ struct Copier<'a> {
     done: Counts,
     total: Counts,
     last_progress: Duration,
+    cancel: &'a Cancel,
 }
 
 impl Copier<'_> {
@@ -430,6 +434,8 @@ impl Copier<'_> {
     }
 
     fn progress(&mut self, out: &mut dyn Write) -> Result<()> {
+        // A cancel leaves only the temporary file, which the caller removes.
+        self.cancel.check("no backup was made")?;
         let now = crate::sys::clock::monotonic();
         if now.saturating_sub(self.last_progress) >= PROGRESS_EVERY {
             self.last_progress = now;
@@ -544,7 +550,7 @@ mod tests {
         };
         let path = dir.path().join("backup.tar");
         let mut out = Vec::new();
-        let counts = write_backup(&settings, &key, &path, &head, &mut out).unwrap();
+        let counts = write_backup(&settings, &key, &path, &head, &Cancel::new(), &mut out).unwrap();
         assert_eq!((counts.entries, counts.files), (4, 2));
         let pristine = fs::read(&path).unwrap();
         let file = fs::File::open(&path).unwrap();

@@ -19,6 +19,7 @@
 
 use super::format::{self, Head, Line, Lines, RegionReader, MANIFEST_NAME};
 use super::{lock, lower_priority, mib, BackupFile, Root, Settings};
+use crate::cancel::Cancel;
 use crate::prompt::{self, Prompter};
 use crate::validate::BackupRef;
 use crate::outcome::Status;
@@ -148,7 +149,8 @@ pub fn run(ctx: &Context, chosen: &Path, force: bool, out: &mut dyn Write) -> Re
     emit(out, "HMAC-SHA256 verified.")?;
     log::info!("HMAC verified in {} ms", (clock() - started).as_millis());
     let started = clock();
-    let mut extraction = Extraction::new(&ctx.board()?.name, &settings, &file, verified.body_len, force, out)?;
+    let mut extraction =
+        Extraction::new(&ctx.board()?.name, &settings, &file, verified.body_len, force, ctx.cancel.clone(), out)?;
     let outcome = extraction.run();
     let staged = match outcome {
         Ok(staged) => staged,
@@ -166,12 +168,14 @@ pub fn run(ctx: &Context, chosen: &Path, force: bool, out: &mut dyn Write) -> Re
         out,
         &format!("Verified {} files ({}) against the SHA-256 sums of the manifest.", counts.files, mib(counts.bytes)),
     )?;
-    emit(out, "Swapping the restored data into place ...")?;
+    // The point of no return: from here the swap completes whoever goes away or presses Ctrl-C,
+    // and a closed output stops nothing (a half-swapped tree is the one outcome not allowed).
+    let _ = emit(out, "Swapping the restored data into place ...");
     log::info!("extracted and checked in {} ms", (clock() - started).as_millis());
     let started = clock();
     swap(&settings, staged, out)?;
     log::info!("swapped in and removed the previous data in {} ms", (clock() - started).as_millis());
-    emit(out, &format!("Restore finished: {} files from {name}.", counts.files))?;
+    let _ = emit(out, &format!("Restore finished: {} files from {name}.", counts.files));
     Ok(Status::Ok)
 }
 
@@ -183,7 +187,7 @@ pub fn run(ctx: &Context, chosen: &Path, force: bool, out: &mut dyn Write) -> Re
 pub fn stage_and_discard(board: &str, settings: &Settings, file: &File, body_len: u64) -> std::result::Result<(), String> {
     let mut sink = io::sink();
     let mut extraction =
-        Extraction::new(board, settings, file, body_len, true, &mut sink).map_err(|e| e.to_string())?;
+        Extraction::new(board, settings, file, body_len, true, Cancel::new(), &mut sink).map_err(|e| e.to_string())?;
     let outcome = extraction.run();
     extraction.discard();
     match outcome {
@@ -233,6 +237,7 @@ struct Extraction<'a> {
     /// Our file mode creation mask, if the kernel tells it.
     umask: Option<u32>,
     last_progress: Duration,
+    cancel: Cancel,
 }
 
 impl<'a> Extraction<'a> {
@@ -242,6 +247,7 @@ impl<'a> Extraction<'a> {
         file: &'a File,
         body_len: u64,
         force: bool,
+        cancel: Cancel,
         out: &'a mut dyn Write,
     ) -> Result<Extraction<'a>> {
         Ok(Extraction {
@@ -261,6 +267,7 @@ impl<'a> Extraction<'a> {
             creator: crate::sys::ids::effective_ids(),
             umask: crate::sys::procfs::umask(),
             last_progress: crate::sys::clock::monotonic(),
+            cancel,
         })
     }
 
@@ -449,6 +456,11 @@ impl<'a> Extraction<'a> {
     }
 
     fn progress(&mut self) -> Outcome<()> {
+        // Before the swap, a cancel (Ctrl-C, the daemon's caller left) stops the restore and
+        // its staging is removed: nothing changed.
+        if self.cancel.is_cancelled() {
+            return Err(Refusal::Failed(Error::Cancelled("nothing was changed".to_string())));
+        }
         let now = crate::sys::clock::monotonic();
         if now.saturating_sub(self.last_progress) >= Duration::from_secs(2) {
             self.last_progress = now;
@@ -648,7 +660,8 @@ fn swap(settings: &Settings, items: Vec<SwapItem>, out: &mut dyn Write) -> Resul
 fn finish(settings: &Settings, journal: &Journal, out: &mut dyn Write) -> Result<()> {
     for item in &journal.items {
         item.apply()?;
-        emit(out, &format!("  {} {}", if item.action == "remove" { "removed" } else { "restored" }, item.live))?;
+        // Said if it can be: the swap goes on even if nobody reads it any more.
+        let _ = emit(out, &format!("  {} {}", if item.action == "remove" { "removed" } else { "restored" }, item.live));
     }
     // Every live path holds its new data: the previous data can go.
     for item in &journal.items {

@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 
 /// How long the client waits at most before it looks at its cancel token again.
 const CANCEL_CHECK: Duration = Duration::from_millis(100);
+/// How long a cancelled read-only action has to say how it ended (ping's statistics).
+const CANCEL_GRACE: Duration = Duration::from_secs(1);
 
 /// Sends `action` to the daemon under `root` and prints the replies as if the action had run
 /// here; questions are asked with `prompter`, Ctrl-C (`cancel`) is passed on.
@@ -46,13 +48,19 @@ pub fn call(root: &RootDir, action: &Action, prompter: &mut dyn Prompter, cancel
     sent(&mut stream, &request)?;
     let mut buffer = Vec::new();
     let mut heard = Instant::now();
-    let mut cancel_sent = false;
+    let mut cancel_sent: Option<Instant> = None;
+    // A read-only action that does not end soon after a cancel (an HTTP fetch cannot be cut
+    // short) is left to end in the daemon; a state change is waited for, to tell its outcome.
+    let read_only = !action.kind().changes_state();
     loop {
-        if cancel.is_cancelled() && !cancel_sent {
+        if cancel.is_cancelled() && cancel_sent.is_none() {
             // The daemon stops the request (or finishes what is past its point of no return)
             // and still says how it ended.
             sent(&mut stream, &Followup::Cancel { id }.line())?;
-            cancel_sent = true;
+            cancel_sent = Some(Instant::now());
+        }
+        if read_only && cancel_sent.is_some_and(|at| at.elapsed() > CANCEL_GRACE) {
+            return Err(Error::Cancelled("stopped".to_string()));
         }
         let Some(at) = buffer.iter().position(|&b| b == b'\n') else {
             if heard.elapsed() > SILENCE_LIMIT {
@@ -103,7 +111,7 @@ pub fn call(root: &RootDir, action: &Action, prompter: &mut dyn Prompter, cancel
                     Answered::Invalid(why) => Followup::Answer { id, text: why, eof: false, invalid: true },
                     Answered::End => Followup::Answer { id, text: String::new(), eof: true, invalid: false },
                     Answered::Interrupted => {
-                        cancel_sent = true;
+                        cancel_sent = Some(Instant::now());
                         Followup::Cancel { id }
                     }
                 };

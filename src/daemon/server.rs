@@ -84,7 +84,8 @@ pub fn run(ctx: &Context, out: &mut dyn Write) -> Result<Status> {
     let supervisor = crate::supervisor::Supervisor::start(board, &ctx.root);
     let daemon = Arc::new(Daemon {
         root: ctx.root.clone(),
-        board_spec: Some(board.name.clone()),
+        // As the daemon was started: `--board`, else the config's board for each request.
+        board_spec: ctx.board_spec().map(str::to_string),
         active: AtomicUsize::new(0),
         per_uid: Mutex::new(HashMap::new()),
         state: DaemonLock::default(),

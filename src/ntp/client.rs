@@ -18,8 +18,11 @@ use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
 use std::time::Duration;
 
+/// The longest a query waits before it looks at its cancel token again.
+const CANCEL_CHECK: Duration = Duration::from_millis(100);
+
 /// How hard to try.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Options {
     /// Requests to send before giving up.
     pub tries: u32,
@@ -27,6 +30,8 @@ pub struct Options {
     pub timeout: Duration,
     /// The server's port: [`packet::PORT`], except in unit tests that cannot bind it.
     pub port: u16,
+    /// Stops the wait early (Ctrl-C, the daemon's caller left): the query ends as unanswered.
+    pub cancel: crate::cancel::Cancel,
 }
 
 impl Default for Options {
@@ -34,7 +39,7 @@ impl Default for Options {
     /// across a satellite link in well under a second, and three losses in a row mean it is
     /// not there.
     fn default() -> Options {
-        Options { tries: 3, timeout: Duration::from_secs(1), port: packet::PORT }
+        Options { tries: 3, timeout: Duration::from_secs(1), port: packet::PORT, cancel: crate::cancel::Cancel::new() }
     }
 }
 
@@ -148,13 +153,14 @@ pub fn query(server: Ipv4Addr, options: &Options) -> Result<Sample, QueryError> 
         let deadline = clock::monotonic() + options.timeout;
         loop {
             let now = clock::monotonic();
-            if now >= deadline {
+            if now >= deadline || options.cancel.is_cancelled() {
                 break;
             }
-            socket.set_read_timeout(Some(deadline - now)).map_err(io_error("set a timeout for"))?;
+            // In slices, so that a cancel from another thread is seen within one.
+            socket.set_read_timeout(Some((deadline - now).min(CANCEL_CHECK))).map_err(io_error("set a timeout for"))?;
             let (len, from) = match socket.recv_from(&mut buf) {
                 Ok(got) => got,
-                Err(err) if matches!(err.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => break,
+                Err(err) if matches!(err.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => continue,
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
                 Err(err) => return Err(io_error("receive from")(err)),
             };
@@ -268,7 +274,7 @@ mod tests {
     }
 
     fn quick(port: u16) -> Options {
-        Options { tries: 2, timeout: Duration::from_millis(300), port }
+        Options { tries: 2, timeout: Duration::from_millis(300), port, ..Options::default() }
     }
 
     #[test]
@@ -311,7 +317,7 @@ mod tests {
             Some(reply.to_vec())
         });
         let started = std::time::Instant::now();
-        let err = query(Ipv4Addr::LOCALHOST, &Options { tries: 3, timeout: Duration::from_secs(2), port }).unwrap_err();
+        let err = query(Ipv4Addr::LOCALHOST, &Options { tries: 3, timeout: Duration::from_secs(2), port, ..Options::default() }).unwrap_err();
         handle.join().unwrap();
         assert!(started.elapsed() < Duration::from_secs(1), "no retry after a kiss");
         assert_eq!(err.to_string(), format!("127.0.0.1:{port} refused service: Kiss-o'-Death DENY: access denied"));
@@ -355,7 +361,7 @@ mod tests {
             let (len, from) = server.recv_from(&mut buf).unwrap();
             other.send_to(&good_reply(&buf[..len]), from).unwrap();
         });
-        let err = query(Ipv4Addr::LOCALHOST, &Options { tries: 1, timeout: Duration::from_millis(300), port }).unwrap_err();
+        let err = query(Ipv4Addr::LOCALHOST, &Options { tries: 1, timeout: Duration::from_millis(300), port, ..Options::default() }).unwrap_err();
         handle.join().unwrap();
         assert_eq!(
             err.to_string(),

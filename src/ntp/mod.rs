@@ -183,12 +183,13 @@ pub struct Measured {
 /// server that does not answer correctly is a problem (exit 1) naming why. Changes nothing.
 pub fn measure(ctx: &Context, server: Host) -> Result<Measured> {
     ctx.cancel.check("nothing was changed")?;
-    let measured = measure_with(server, &Options::default()).map_err(|err| match err {
+    let options = Options { cancel: ctx.cancel.clone(), ..Options::default() };
+    let measured = measure_with(server, &options);
+    ctx.cancel.check("nothing was changed")?;
+    measured.map_err(|err| match err {
         Error::Problem(why) => Error::Problem(format!("NTP server {server} not enabled: {why}")),
         other => other,
-    })?;
-    ctx.cancel.check("nothing was changed")?;
-    Ok(measured)
+    })
 }
 
 fn measure_with(server: Host, options: &Options) -> Result<Measured> {
@@ -334,8 +335,10 @@ struct QueryReport {
 /// `ntp query <IPv4> [--json]`: asks a server for the time and prints the offset, changing
 /// neither the clock nor the config. A server that does not answer correctly is a problem.
 pub fn query(server: Host, cancel: &crate::cancel::Cancel, json: bool, out: &mut dyn Write) -> Result<Status> {
-    cancel.check("nothing was asked")?;
-    let sample = client::query(server.addr(), &Options::default()).map_err(|e| Error::Problem(e.to_string()))?;
+    let options = Options { cancel: cancel.clone(), ..Options::default() };
+    let sample = client::query(server.addr(), &options).map_err(|e| Error::Problem(e.to_string()));
+    cancel.check("no answer was waited for")?;
+    let sample = sample?;
     if json {
         let id = sample.reference_id;
         let report = QueryReport {
@@ -401,7 +404,7 @@ mod tests {
         });
         let dir = TempDir::new("ntp-sync-once");
         let ctx = context(&dir, &["127.0.0.2", "127.0.0.1"]);
-        let options = Options { tries: 1, timeout: Duration::from_millis(200), port };
+        let options = Options { tries: 1, timeout: Duration::from_millis(200), port, ..Options::default() };
         let report = sync_once_with(&ctx, &options).unwrap();
         answering.join().unwrap();
         assert_eq!(report.server.to_string(), "127.0.0.1");

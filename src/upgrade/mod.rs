@@ -260,16 +260,19 @@ pub fn apply(ctx: &Context, package: &AbsPath, file: File, options: Options, out
         });
     }
     progress(ctx, out, &format!("Prepared slot {}: {} entries verified against the signed manifest", target.name(), manifest.files.len()))?;
+    // The point of no return: a cancel (Ctrl-C, the daemon's caller left) is honoured up to
+    // here; from here the switch completes, and a closed output stops nothing.
+    ctx.cancel.check("the running version is unchanged")?;
     state.set_version(target, &manifest.version);
     state.pending = target.name().to_string();
     write_state(ctx, &state)?;
-    progress(ctx, out, &format!("Switching the active slot from {} to {} ...", active.name(), target.name()))?;
+    let _ = progress(ctx, out, &format!("Switching the active slot from {} to {} ...", active.name(), target.name()));
     slots::switch(&ctx.root, method, target)?;
-    progress(
+    let _ = progress(
         ctx,
         out,
         &format!("Upgrade to {} pending: it is committed at the next start if system sanity passes, else rolled back.", manifest.version),
-    )?;
+    );
     crate::audit::record(ctx, "upgrade", &manifest.version, "pending");
     if options.reboot {
         return crate::power::run(ctx, crate::power::Power::Restart, out);

@@ -8,7 +8,7 @@ use crate::common::*;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-fn veth_namespace(label: &str) -> NetNs {
+pub(crate) fn veth_namespace(label: &str) -> NetNs {
     let ns = NetNs::new(label);
     ns.exec(&["ip", "link", "add", "blink0", "type", "veth", "peer", "name", "blink1"]);
     ns.exec(&["ip", "link", "set", "blink0", "up"]);
@@ -17,7 +17,7 @@ fn veth_namespace(label: &str) -> NetNs {
 
 /// A sandbox whose board names `port0:green:link` under <root>/leds as blink0's LED, with the
 /// LED's trigger file holding `[none] timer heartbeat`.
-fn led_sandbox(label: &str) -> (TempDir, std::path::PathBuf, std::path::PathBuf) {
+pub(crate) fn led_sandbox(label: &str) -> (TempDir, std::path::PathBuf, std::path::PathBuf) {
     let root = sandbox(label);
     let led = root.path().join("leds/port0:green:link");
     std::fs::create_dir_all(&led).unwrap();

@@ -427,3 +427,127 @@ pub fn sample_live<T>(pid: u32, read: impl FnOnce() -> Option<T>) -> Option<T> {
     let (after, started_after) = proc_state(pid)?;
     (alive(after) && started_after == started).then_some(value)
 }
+
+/// One step of a [`pty_session`]: wait (up to the seconds given) until the screen shows a text
+/// after what the previous wait matched, or type bytes (`\x03` is Ctrl-C).
+pub enum PtyStep<'a> {
+    Expect(&'a str, f64),
+    Send(&'a str),
+}
+
+/// What a [`pty_session`] saw: the whole screen, the exit code, and the step (if any) whose
+/// text never came.
+pub struct PtySeen {
+    pub screen: String,
+    pub code: i32,
+    pub missed: Option<String>,
+}
+
+/// Runs `argv` on a pseudo-terminal (its controlling terminal: Ctrl-C raises SIGINT in its
+/// foreground process group, as on a console), as `uid`/`gid` with the socket group, with
+/// `env`, driving it through `steps`; then waits for it to end (killing it after 10 s).
+/// Python's pty module does the terminal work, as the other pty tests do.
+pub fn pty_session(argv: &[&str], env: &[(&str, &str)], uid: u32, gid: u32, steps: &[PtyStep]) -> PtySeen {
+    const DRIVER: &str = r#"
+import json, os, pty, signal, sys, time
+spec = json.loads(sys.argv[1])
+pid, fd = pty.fork()
+if pid == 0:
+    os.setgroups([spec["group"]])
+    os.setgid(spec["gid"])
+    os.setuid(spec["uid"])
+    os.execve(spec["argv"][0], spec["argv"], spec["env"])
+seen = b""
+def read_for(seconds):
+    global seen
+    end = time.time() + seconds
+    while time.time() < end:
+        try:
+            import select
+            r, _, _ = select.select([fd], [], [], max(0.0, min(0.1, end - time.time())))
+            if r:
+                chunk = os.read(fd, 4096)
+                if not chunk:
+                    return
+                seen += chunk
+        except OSError:
+            return
+missed = None
+cursor = 0
+for step in spec["steps"]:
+    if step[0] == "expect":
+        token = step[1].encode()
+        end = time.time() + step[2]
+        while seen.find(token, cursor) < 0 and time.time() < end:
+            read_for(0.1)
+        at = seen.find(token, cursor)
+        if at < 0:
+            missed = step[1]
+            break
+        cursor = at + len(token)
+    else:
+        time.sleep(0.2)
+        os.write(fd, step[1].encode())
+deadline = time.time() + 10
+status = None
+while time.time() < deadline:
+    read_for(0.1)
+    done, st = os.waitpid(pid, os.WNOHANG)
+    if done:
+        status = st
+        break
+if status is None:
+    os.kill(pid, signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+read_for(0.2)
+print(json.dumps({"screen": seen.decode("utf-8", "replace"), "code": os.waitstatus_to_exitcode(status), "missed": missed}))
+"#;
+    let steps: Vec<String> = steps
+        .iter()
+        .map(|step| match step {
+            PtyStep::Expect(text, seconds) => format!("[\"expect\", {}, {seconds}]", json_string(text)),
+            PtyStep::Send(text) => format!("[\"send\", {}]", json_string(text)),
+        })
+        .collect();
+    let env: Vec<String> = env.iter().map(|(k, v)| format!("{}: {}", json_string(k), json_string(v))).collect();
+    let argv: Vec<String> = argv.iter().map(|a| json_string(a)).collect();
+    let spec = format!(
+        "{{\"argv\": [{}], \"env\": {{{}}}, \"uid\": {uid}, \"gid\": {gid}, \"group\": {SENSORCTL_GID}, \"steps\": [{}]}}",
+        argv.join(", "),
+        env.join(", "),
+        steps.join(", ")
+    );
+    let out = Command::new("python3").arg("-c").arg(DRIVER).arg(&spec).output().unwrap();
+    assert!(out.status.success(), "pty driver: {}", String::from_utf8_lossy(&out.stderr));
+    #[derive(nanoserde::DeJson)]
+    struct Seen {
+        screen: String,
+        code: i32,
+        missed: Option<String>,
+    }
+    let seen: Seen = nanoserde::DeJson::deserialize_json(&String::from_utf8_lossy(&out.stdout)).unwrap();
+    PtySeen { screen: seen.screen, code: seen.code, missed: seen.missed }
+}
+
+/// `text` as a JSON string.
+pub fn json_string(text: &str) -> String {
+    let mut out = String::from("\"");
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The resident set size of process `pid`, in KiB (`VmRSS`).
+pub fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next()?.parse().ok()))
+        .unwrap_or(0)
+}
