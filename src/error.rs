@@ -92,7 +92,8 @@ impl Error {
                 io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted => {
                     exit::TEMPFAIL
                 }
-                io::ErrorKind::PermissionDenied => exit::DENIED,
+                // The kernel's EPERM/EACCES is not a role denial (77 is that, and only that):
+                // the operation failed.
                 _ => exit::PROBLEM,
             },
             Error::BadFile { .. } => exit::PROBLEM,
@@ -163,7 +164,9 @@ mod tests {
         let busy = Error::io("lock", "/x", io::Error::from(io::ErrorKind::WouldBlock));
         assert_eq!(busy.exit_code(), 75);
         let eperm = Error::Sys { call: "reboot(LINUX_REBOOT_CMD_RESTART)", source: io::Error::from_raw_os_error(1) };
-        assert_eq!(eperm.exit_code(), 77);
+        assert_eq!(eperm.exit_code(), 1, "the kernel's EPERM is not a role denial");
+        let eacces = Error::io("open", "/x", io::Error::from(io::ErrorKind::PermissionDenied));
+        assert_eq!(eacces.exit_code(), 1);
         assert_eq!(eperm.to_string(), "reboot(LINUX_REBOOT_CMD_RESTART): Operation not permitted");
     }
 }

@@ -18,7 +18,8 @@ use std::path::{Path, PathBuf};
 pub fn run<'a>(dir: &Path, names: impl IntoIterator<Item = &'a str>, out: &mut dyn Write) -> Result<Status> {
     let target = std::env::current_exe().map_err(|e| Error::io("find own executable", "/proc/self/exe", e))?;
     if !dir.is_dir() {
-        return Err(Error::Usage(format!("{}: not a directory", dir.display())));
+        let why = if dir.exists() { "not a directory" } else { "no such directory" };
+        return Err(Error::Usage(format!("{}: {why}", dir.display())));
     }
     let mut to_link: Vec<PathBuf> = Vec::new();
     let mut conflicts: Vec<String> = Vec::new();

@@ -40,7 +40,12 @@ impl CheckUrl {
                 crate::validate::printable(text)
             )));
         }
-        Ok(CheckUrl(text.to_string()))
+        // The same parser ureq fetches it with: a URL it would refuse is bad input now, not a
+        // failed check later.
+        match ureq::http::Uri::try_from(text) {
+            Ok(uri) if uri.host().is_some_and(|host| !host.is_empty()) && port_is_valid(&uri) => Ok(CheckUrl(text.to_string())),
+            _ => Err(Error::Usage(format!("invalid check URL '{}': not a URL with a host", crate::validate::printable(text)))),
+        }
     }
 
     /// The URL.
@@ -56,6 +61,16 @@ impl std::fmt::Display for CheckUrl {
 }
 
 crate::validate::wire_text!(CheckUrl);
+
+/// The URL's port, if it names one, fits in 16 bits.
+fn port_is_valid(uri: &ureq::http::Uri) -> bool {
+    let Some(authority) = uri.authority() else { return false };
+    let authority = authority.as_str();
+    if authority.ends_with(']') {
+        return true; // an IPv6 literal without a port
+    }
+    authority.rsplit_once(':').is_none_or(|(_, port)| port.parse::<u16>().is_ok())
+}
 
 /// Where the check failed.
 #[derive(Clone, Debug, PartialEq)]
@@ -221,6 +236,11 @@ mod tests {
     #[test]
     fn check_urls() {
         assert!(check_url("http://127.0.0.1:8080/x").is_ok());
+        assert!(check_url("http://[::1]:8080/").is_ok());
+        assert!(check_url("http://[::1]/").is_ok());
+        for bad in ["http://[::1", "http://", "http://:80/", "https://host:99999/"] {
+            assert_eq!(check_url(bad).unwrap_err().exit_code(), 2, "{bad:?}");
+        }
         assert!(check_url("https://example.test/").is_ok());
         for bad in ["ftp://x", "127.0.0.1", "http://a b", "http://x\n", "", &format!("http://{}", "a".repeat(2100))] {
             assert_eq!(check_url(bad).unwrap_err().exit_code(), 2, "{bad:?}");

@@ -28,6 +28,7 @@ pub mod internet;
 pub mod json;
 pub mod limit;
 pub mod localusers;
+pub mod lineedit;
 pub mod login;
 pub mod netconf;
 pub mod netlist;

@@ -450,7 +450,13 @@ pub fn render(list: &[Interface]) -> Vec<u8> {
     for iface in list {
         text.clear();
         render_one(iface, &mut text);
-        out.extend_from_slice(&iface.name);
+        // A name is the kernel's bytes (IFNAMSIZ, anything but NUL and '/'): one that a terminal
+        // would act on (an escape sequence) is escaped; the usual ones go out as they are.
+        if iface.name.iter().all(|b| (0x21..0x7f).contains(b)) {
+            out.extend_from_slice(&iface.name);
+        } else {
+            out.extend_from_slice(crate::validate::system_text(&iface.name).as_bytes());
+        }
         out.extend_from_slice(text.as_bytes());
     }
     out
@@ -904,7 +910,7 @@ pub fn to_json(list: &[Interface]) -> String {
             let flags = i32::from(iface.flags);
             let hw = hw_type(iface.hw_type);
             JsonInterface {
-                name: String::from_utf8_lossy(&iface.name).into_owned(),
+                name: crate::validate::system_text(&iface.name),
                 flags,
                 flag_names: FLAG_NAMES.iter().filter(|(bit, _)| flags & bit != 0).map(|(_, n)| n.to_string()).collect(),
                 mtu: iface.mtu,
@@ -1294,13 +1300,14 @@ fd000001000000000000000000000001 03 40 00 80       va
     }
 
     #[test]
-    fn names_are_bytes_printed_as_they_are() {
-        // Linux allows any bytes but '/', ':', NUL and blanks; net-tools prints them raw.
+    fn names_a_terminal_would_act_on_are_escaped() {
+        // Linux allows any bytes but '/', ':', NUL and blanks; net-tools prints them raw, which
+        // lets a name carry an escape sequence to the operator's terminal. Ours are escaped.
         let mut odd = link(3, "x", 1, 0x1043, &[0; 6]);
-        odd.name = vec![b'e', 0xff, b'1'];
+        odd.name = vec![b'e', 0xff, 0x1b, b'[', b'2', b'J', b'1'];
         let list = interfaces(&[odd], &[v4(3, [10, 0, 0, 1], 8, None, "x")], None, false);
-        assert!(render(&list).starts_with(&[b'e', 0xff, b'1', b':', b' ']));
-        assert!(to_json(&list).contains("\"name\":\"e\u{fffd}1\""));
+        assert!(render(&list).starts_with(b"e\\xff\\x1b[2J1: "), "{}", text(&list));
+        assert!(to_json(&list).contains("\"name\":\"e\\\\xff\\\\x1b[2J1\""), "{}", to_json(&list));
     }
 
     #[test]

@@ -96,7 +96,7 @@ pub fn run(ctx: &Context, interface: Option<&IfName>, seconds: u32, json: bool, 
     let mut loads: Vec<(u32, InterfaceLoad)> = chosen
         .iter()
         .map(|link| {
-            let name = String::from_utf8_lossy(&link.name).into_owned();
+            let name = crate::validate::system_text(&link.name);
             let label = board.monitor_interfaces.iter().find(|m| m.device.as_str() == name).map(|m| m.label.clone());
             (link.index, InterfaceLoad { name, label, samples: Vec::new() })
         })

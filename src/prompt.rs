@@ -147,6 +147,16 @@ impl Terminal {
     pub fn next_line(&mut self) -> io::Result<Input> {
         self.reader.next_line(self.idle)
     }
+
+    /// The next key, for the line editor.
+    pub fn next_key(&mut self, wait: Duration) -> io::Result<Key> {
+        self.reader.next_byte(wait)
+    }
+
+    /// Standard input's descriptor (for its termios settings).
+    pub fn file(&self) -> &File {
+        self.reader.source()
+    }
 }
 
 fn write_out(text: &str) -> Result<()> {
@@ -278,6 +288,51 @@ impl<R: Read + AsFd> LineReader<R> {
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
                 Err(err) => return Err(err),
             }
+        }
+    }
+}
+
+/// One byte from the terminal, or why there is none (for the line editor, which reads keys
+/// rather than lines).
+#[derive(Debug, PartialEq)]
+pub enum Key {
+    /// A byte typed.
+    Byte(u8),
+    /// End of input.
+    End,
+    /// Nothing within the time given.
+    Idle,
+    /// A signal interrupted the wait (SIGCONT after Ctrl-Z and `fg`, say).
+    Signal,
+}
+
+impl<R: Read + AsFd> LineReader<R> {
+    /// The next byte: one already read ahead first, else from the descriptor, waiting at most
+    /// `wait`.
+    pub fn next_byte(&mut self, wait: Duration) -> io::Result<Key> {
+        if !self.buffer.is_empty() {
+            return Ok(Key::Byte(self.buffer.remove(0)));
+        }
+        if self.ended {
+            return Ok(Key::End);
+        }
+        match crate::sys::poll::wait_readable_or_signal(&self.source, wait)? {
+            crate::sys::poll::Readiness::TimedOut => return Ok(Key::Idle),
+            crate::sys::poll::Readiness::Signal => return Ok(Key::Signal),
+            crate::sys::poll::Readiness::Ready => {}
+        }
+        let mut chunk = [0u8; 256];
+        match self.source.read(&mut chunk) {
+            Ok(0) => {
+                self.ended = true;
+                Ok(Key::End)
+            }
+            Ok(n) => {
+                self.buffer.extend_from_slice(&chunk[1..n]);
+                Ok(Key::Byte(chunk[0]))
+            }
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => Ok(Key::Signal),
+            Err(err) => Err(err),
         }
     }
 }

@@ -40,10 +40,21 @@ pub fn run(ctx: &Context, idle_override_s: Option<u64>, out: &mut dyn Write) -> 
     let idle = idle_override_s.map_or(configured, |s| configured.min(Duration::from_secs(s)));
     let mut terminal = Terminal::stdin(idle)?;
     let mut session = Session { ctx, category: None, prompt_base: prompt_base(ctx) };
+    // On a terminal that can take it, lines are edited; otherwise read as they come.
+    let mut editor = crate::lineedit::usable(&terminal).then(crate::lineedit::Editor::default);
     loop {
         ctx.cancel.reset();
-        session.prompt(out)?;
-        let line = match terminal.next_line().map_err(|e| Error::io("read", "standard input", e))? {
+        let input = match editor.as_mut() {
+            Some(editor) => {
+                out.flush().map_err(|e| Error::io("write", "standard output", e))?;
+                editor.read_line(&mut terminal, &session.prompt_text(), &Completion { session: &session })
+            }
+            None => {
+                session.prompt(out)?;
+                terminal.next_line()
+            }
+        };
+        let line = match input.map_err(|e| Error::io("read", "standard input", e))? {
             Input::Line(bytes) => bytes,
             Input::Interrupted => {
                 // Ctrl-C at the prompt: the line is dropped, a fresh prompt follows.
@@ -94,11 +105,15 @@ struct Session<'a> {
 }
 
 impl Session<'_> {
-    fn prompt(&self, out: &mut dyn Write) -> Result<()> {
-        let text = match self.category {
+    fn prompt_text(&self) -> String {
+        match self.category {
             Some(category) => format!("{category}> "),
             None => format!("{} ", self.prompt_base),
-        };
+        }
+    }
+
+    fn prompt(&self, out: &mut dyn Write) -> Result<()> {
+        let text = self.prompt_text();
         out.write_all(text.as_bytes())
             .and_then(|()| out.flush())
             .map_err(|e| Error::io("write", "standard output", e))
@@ -168,10 +183,19 @@ impl Session<'_> {
                 _ => {}
             }
         }
-        complain(&format!(
-            "unknown command '{}' (type help)",
-            crate::validate::printable(&words.join(" "))
-        ));
+        // Said as the command line says it, with the nearest command this caller may run.
+        let visible = |cmd: &cli::Command| self.visible(cmd);
+        let mut candidates: Vec<&str> = cli::help::next_words(&[], &visible).iter().map(|(w, _)| *w).collect();
+        if let Some(category) = self.category {
+            candidates.extend(cli::help::next_words(&[category], &visible).iter().map(|(w, _)| *w));
+        }
+        let word = if words.len() > 1 && cli::categories().any(|c| c == words[0]) { words[1] } else { words[0] };
+        if word == words[0] {
+            complain(&cli::help::unknown(&words.join(" "), &candidates));
+        } else {
+            let inner: Vec<&str> = cli::help::next_words(&words[..1], &visible).iter().map(|(w, _)| *w).collect();
+            complain(&cli::help::unknown(word, &inner));
+        }
         Ok(Flow::Continue)
     }
 
@@ -223,7 +247,9 @@ impl Session<'_> {
                 for cmd in self.visible_in(category) {
                     lines.push(format!("  {:<22} {}", cmd.path[1..].join(" "), cmd.summary));
                 }
-                lines.push("  .., exit               leave this category".to_string());
+                if self.category == Some(category) {
+                    lines.push("  .., exit               leave this category".to_string());
+                }
                 lines.push("  help [category]        this list".to_string());
                 lines.push("  logout                 end the session".to_string());
             }
@@ -247,6 +273,93 @@ impl Session<'_> {
             writeln_out(out, &line)?;
         }
         Ok(())
+    }
+}
+
+/// Tab and `?` in the shell: the commands this caller may run, their options, and the values
+/// the system knows (interface names, appliance users, backups).
+struct Completion<'a> {
+    session: &'a Session<'a>,
+}
+
+impl crate::lineedit::Completer for Completion<'_> {
+    fn candidates(&self, words: &[String], partial: &str) -> Vec<(String, String)> {
+        let session = self.session;
+        let visible = |cmd: &cli::Command| session.visible(cmd);
+        let mut path: Vec<&str> = session.category.into_iter().collect();
+        path.extend(words.iter().map(String::as_str));
+        let mut found: Vec<(String, String)> = Vec::new();
+        // The words so far may name a command; then its options and values come next.
+        let command = match cli::lookup(&path) {
+            cli::Lookup::Found(cmd, used) if visible(cmd) => Some((cmd, &path[used..])),
+            _ => None,
+        };
+        match command {
+            Some((cmd, args)) => {
+                let previous = args.last().copied().unwrap_or("");
+                found.extend(values(session.ctx, cmd.kind, previous));
+                if !previous.starts_with('-') || values(session.ctx, cmd.kind, previous).is_empty() {
+                    found.extend(cli::help::options(cmd));
+                }
+                // The commands under a command path that is also a category's (`system backup`).
+                if args.is_empty() {
+                    found.extend(cli::help::next_words(cmd.path, &visible).into_iter().map(|(w, d)| (w.to_string(), d)));
+                }
+            }
+            None => {
+                found.extend(cli::help::next_words(&path, &visible).into_iter().map(|(w, d)| (w.to_string(), d)));
+                if words.is_empty() {
+                    if session.category.is_none() {
+                        // Inside a category its commands come first, but full paths work too.
+                        found.extend(
+                            [("help", "list the commands"), ("logout", "end the session"), ("exit", "end the session")]
+                                .map(|(w, d)| (w.to_string(), d.to_string())),
+                        );
+                    } else {
+                        found.extend([("..", "leave this category"), ("exit", "leave this category")].map(|(w, d)| (w.to_string(), d.to_string())));
+                    }
+                }
+            }
+        }
+        found.retain(|(name, _)| name.starts_with(partial));
+        found
+    }
+}
+
+/// Values the system knows for the word after `previous` in a command of `kind`.
+fn values(ctx: &Context, kind: crate::action::ActionKind, previous: &str) -> Vec<(String, String)> {
+    use crate::action::ActionKind as A;
+    let interfaces = || -> Vec<(String, String)> {
+        let Ok(mut socket) = crate::sys::netlink::RouteSocket::open() else { return Vec::new() };
+        let links = socket.links().unwrap_or_default();
+        links.iter().map(|link| (crate::validate::system_text(&link.name), "interface".to_string())).collect()
+    };
+    match (kind, previous) {
+        (A::NetworkBlink, p) if !p.starts_with('-') => interfaces(),
+        (A::NetworkLoad | A::NetworkLimit | A::NetworkReconfigure, "--interface") => interfaces(),
+        (A::NetworkReconfigure, "--erspan") => interfaces(),
+        (A::PasswordReset, p) if !p.starts_with('-') => {
+            let passwd = std::fs::read_to_string(ctx.root.resolve(crate::paths::PASSWD_FILE)).unwrap_or_default();
+            let Ok(board) = ctx.board() else { return Vec::new() };
+            passwd
+                .lines()
+                .filter_map(|line| line.split(':').next())
+                .filter_map(|user| crate::validate::UserName::parse(user).ok())
+                .filter(|user| {
+                    matches!(crate::role::role_of(&board.roles, user), crate::role::Role::Support | crate::role::Role::Cyberx | crate::role::Role::CyberxHost)
+                })
+                .map(|user| (user.to_string(), "appliance user".to_string()))
+                .collect()
+        }
+        (A::BackupRestore, "-f" | "--file") => {
+            let Ok(settings) = crate::backup::Settings::of(ctx) else { return Vec::new() };
+            crate::backup::list_backups(&settings.dir)
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|backup| backup.path.file_name().map(|name| (name.to_string_lossy().into_owned(), "backup".to_string())))
+                .collect()
+        }
+        _ => Vec::new(),
     }
 }
 

@@ -625,16 +625,22 @@ pub fn console_line(text: &str) -> String {
             out.push_str("...");
             break;
         }
-        match ch {
-            c if c.is_ascii_control() => out.push_str(&format!("\\x{:02x}", u32::from(c))),
-            // C1 controls and the bidirectional overrides/isolates that reorder what is shown.
-            c if c.is_control() || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') => {
-                out.push_str(&format!("\\u{{{:04x}}}", u32::from(c)))
-            }
-            c => out.push(c),
-        }
+        push_safe(&mut out, ch);
     }
     out
+}
+
+/// Appends `ch`, or its escape if a terminal would act on it rather than show it: control
+/// characters (`\xNN`; C1 controls `\u{NNNN}`) and the bidirectional overrides and isolates
+/// that reorder what is shown.
+fn push_safe(out: &mut String, ch: char) {
+    match ch {
+        c if c.is_ascii_control() => out.push_str(&format!("\\x{:02x}", u32::from(c))),
+        c if c.is_control() || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') => {
+            out.push_str(&format!("\\u{{{:04x}}}", u32::from(c)))
+        }
+        c => out.push(c),
+    }
 }
 
 /// The special characters a certificate key's passphrase may hold, besides ASCII letters and
@@ -679,20 +685,32 @@ impl fmt::Debug for Passphrase {
     }
 }
 
-/// `text` made safe to echo in a one-line message: control characters and non-ASCII become
-/// `\xNN` escapes, and very long values are cut, so an error can never carry a terminal escape
-/// sequence or flood a serial console.
+/// `text` made safe to echo in a one-line message: control characters (and the bidirectional
+/// overrides) become `\xNN` / `\u{NNNN}` escapes, other text (accented letters too) is shown as
+/// it is, and very long values are cut, so an error can never carry a terminal escape sequence
+/// or flood a serial console.
 pub fn printable(text: &str) -> String {
     const MAX: usize = 64;
     let mut out = String::new();
-    for (count, byte) in text.bytes().enumerate() {
+    for (count, ch) in text.chars().enumerate() {
         if count == MAX {
             out.push_str("...");
             break;
         }
-        if (0x20..0x7f).contains(&byte) {
-            out.push(byte as char);
-        } else {
+        push_safe(&mut out, ch);
+    }
+    out
+}
+
+/// Bytes that came from the system (an interface name, a file name) made safe to print: valid
+/// UTF-8 is shown as [`printable`] text is, without a length limit; other bytes as `\xNN`.
+pub fn system_text(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        for ch in chunk.valid().chars() {
+            push_safe(&mut out, ch);
+        }
+        for byte in chunk.invalid() {
             out.push_str(&format!("\\x{byte:02x}"));
         }
     }
@@ -906,6 +924,8 @@ mod tests {
     #[test]
     fn printable_escapes_controls_and_cuts_long_values() {
         assert_eq!(printable("a\x1b[2Jb"), "a\\x1b[2Jb");
+        assert_eq!(printable("syst\u{e8}me"), "syst\u{e8}me", "an accented letter is shown as it is");
+        assert_eq!(system_text(b"eth\x1b[2J\xff0"), "eth\\x1b[2J\\xff0");
         assert_eq!(printable(&"y".repeat(100)).len(), 64 + 3);
     }
 

@@ -767,7 +767,7 @@ mod tests {
         assert_eq!(refusal(&raw_name(b"a//x", b'0')), "empty component in path 'a//x'");
         assert_eq!(refusal(&raw_name(b"a/x/", b'0')), "regular file 'a/x/' has a name ending in '/'");
         assert_eq!(refusal(&raw_name(b"a\x1b[2Jx", b'0')), "control character in path 'a\\x1b[2Jx'");
-        assert_eq!(refusal(&raw_name(b"\xff\xfe", b'0')), "path '\\xef\\xbf\\xbd\\xef\\xbf\\xbd' is not UTF-8");
+        assert_eq!(refusal(&raw_name(b"\xff\xfe", b'0')), "path '\u{fffd}\u{fffd}' is not UTF-8");
     }
 
     #[test]

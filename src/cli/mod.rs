@@ -10,6 +10,7 @@
 
 pub mod cert;
 pub mod daemon;
+pub mod help;
 pub mod backup;
 pub mod install;
 pub mod network;
@@ -480,9 +481,117 @@ pub enum NoAction {
     Error(Error),
 }
 
-/// Runs argh for `cmd`, invoked as `name` with `args`.
+/// Runs argh for `cmd`, invoked as `name` with `args`, after [`normalized`].
 pub fn parse_command(cmd: &Command, name: &[&str], args: &[&str]) -> Result<Action, NoAction> {
-    (cmd.parse)(name, args).map_err(NoAction::Early)
+    let args = normalized(cmd, name, args);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    (cmd.parse)(name, &args).map_err(NoAction::Early)
+}
+
+/// One option syntax for every command, normalised once before argh sees it: `--opt=value` is
+/// `--opt value` (argh has no `=`), and `-h` is `--help` where it is not the value of an
+/// option. `--` ends the options; what follows is left alone. `network limit` keeps the
+/// reference's argparse interface, which has both already.
+pub fn normalized(cmd: &Command, name: &[&str], args: &[&str]) -> Vec<String> {
+    if cmd.kind == ActionKind::NetworkLimit {
+        return args.iter().map(|a| a.to_string()).collect();
+    }
+    let takes_value = value_options(cmd, name);
+    let mut out = Vec::with_capacity(args.len() + 1);
+    let mut value_next = false;
+    let mut options_ended = false;
+    for &arg in args {
+        if options_ended || value_next {
+            out.push(arg.to_string());
+            value_next = false;
+            continue;
+        }
+        match arg {
+            "--" => {
+                options_ended = true;
+                out.push(arg.to_string());
+            }
+            "-h" => out.push("--help".to_string()),
+            _ if arg.starts_with("--") && arg.contains('=') => {
+                let (flag, value) = arg.split_once('=').unwrap_or((arg, ""));
+                out.push(flag.to_string());
+                out.push(value.to_string());
+            }
+            _ => {
+                value_next = takes_value.iter().any(|option| option == arg);
+                out.push(arg.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// The options of `cmd` that take a value, read off its usage line (`[--seconds <seconds>]`).
+fn value_options(cmd: &Command, name: &[&str]) -> Vec<String> {
+    let Err(early) = (cmd.parse)(name, &["--help"]) else { return Vec::new() };
+    let usage = early.output.lines().next().unwrap_or_default().to_string();
+    let words: Vec<&str> = usage.split_whitespace().collect();
+    words
+        .windows(2)
+        .filter(|pair| pair[1].starts_with('<'))
+        .filter_map(|pair| pair[0].trim_start_matches('[').split('|').find(|w| w.starts_with('-')).map(str::to_string))
+        .collect()
+}
+
+/// Whether the arguments ask for JSON (`--json` before any `--`): then a failure is also a
+/// JSON object on standard output.
+fn wants_json(args: &[&str]) -> bool {
+    args.iter().take_while(|a| **a != "--").any(|a| *a == "--json")
+}
+
+/// Every command (no role filter: the command line lists what exists; the policy says who).
+fn everything(_: &Command) -> bool {
+    true
+}
+
+/// `sensorctl help [WORDS]`: the top level, a category's commands, or a command's own help.
+fn help(words: &[&str]) -> u8 {
+    let mut out = std::io::stdout().lock();
+    let lines: Vec<String> = match lookup(words) {
+        _ if words.is_empty() => usage_text().lines().map(str::to_string).collect(),
+        Lookup::Found(cmd, used) if used == words.len() => {
+            let mut name = vec!["sensorctl"];
+            name.extend_from_slice(cmd.path);
+            return match (cmd.parse)(&name, &["--help"]) {
+                Err(early) => {
+                    let _ = writeln!(out, "{}", command_help(cmd, &early.output));
+                    exit::OK
+                }
+                Ok(_) => exit::OK,
+            };
+        }
+        Lookup::Category(_) if COMMANDS.iter().any(|c| c.path.len() > words.len() && c.path[..words.len()] == *words) => {
+            help::listing(&format!("{} commands:", words.join(" ")), &help::next_words(words, &everything))
+        }
+        _ => {
+            let known = words.len() - 1;
+            let candidates: Vec<&str> = help::next_words(&words[..known], &everything).iter().map(|(w, _)| *w).collect();
+            return report("help", &Error::Usage(help::unknown(words[known], &candidates)));
+        }
+    };
+    for line in lines {
+        if writeln!(out, "{line}").is_err() {
+            break;
+        }
+    }
+    exit::OK
+}
+
+/// A command's argh help, and the commands under it when its path is also a category's
+/// (`system backup` is a command, and `system backup create|list|space` are more).
+pub fn command_help(cmd: &Command, argh_help: &str) -> String {
+    let mut text = argh_help.trim_end().to_string();
+    let below = help::next_words(cmd.path, &everything);
+    if !below.is_empty() {
+        text.push_str("\n\n");
+        text.push_str(&help::listing("Commands:", &below).join("\n"));
+    }
+    text
 }
 
 /// Entry point of the binary: dispatch, parse, establish the caller, run; returns the exit code.
@@ -498,24 +607,26 @@ pub fn main(argv: Vec<OsString>) -> u8 {
         }
     }
     let invoked = texts.first().copied().unwrap_or("sensorctl");
+    // An alias name runs its command; any other name behaves as `sensorctl` (busybox's rule
+    // for its own name): a copy called `sensorctl-2.1` or `s` works.
     let basename = invoked.rsplit('/').next().unwrap_or(invoked);
-    let alias = by_alias(basename);
-    if alias.is_none() && !basename.starts_with("sensorctl") {
-        report("", &Error::Usage(format!(
-            "unknown command name '{}' (see sensorctl --list)",
-            crate::validate::printable(basename)
-        )));
-        return exit::USAGE;
-    }
+    let mut alias = by_alias(basename).map(|cmd| (cmd, basename));
     let rest = texts.get(1..).unwrap_or(&[]);
-    let (globals, rest) = match parse_globals(rest, alias.is_none()) {
+    let (globals, mut rest) = match parse_globals(rest, alias.is_none()) {
         Ok(parsed) => parsed,
         Err(err) => return report("", &err),
     };
     init_logging(globals.verbosity);
+    // `sensorctl ALIAS ARGS` runs the alias, as `ALIAS ARGS` would.
+    if alias.is_none() {
+        if let Some((cmd, word)) = rest.first().and_then(|word| by_alias(word).map(|cmd| (cmd, *word))) {
+            alias = Some((cmd, word));
+            rest = &rest[1..];
+        }
+    }
 
     let (cmd, name, args): (&Command, Vec<&str>, &[&str]) = match alias {
-        Some(cmd) => (cmd, vec![basename], rest),
+        Some((cmd, word)) => (cmd, vec![word], rest),
         None => {
             if globals.list {
                 let mut out = std::io::stdout().lock();
@@ -525,6 +636,9 @@ pub fn main(argv: Vec<OsString>) -> u8 {
                     }
                 }
                 return exit::OK;
+            }
+            if rest.first() == Some(&"help") {
+                return help(&rest[1..]);
             }
             if globals.help || rest.is_empty() {
                 let usage = usage_text();
@@ -549,46 +663,89 @@ pub fn main(argv: Vec<OsString>) -> u8 {
                         .rev()
                         .find(|&n| COMMANDS.iter().any(|c| c.path.len() > n && c.path[..n] == rest[..n]))
                         .unwrap_or(1);
-                    let mut commands: Vec<&str> = Vec::new();
-                    for cmd in COMMANDS.iter().filter(|c| c.path.len() > depth && c.path[..depth] == rest[..depth]) {
-                        if !commands.contains(&cmd.path[depth]) {
-                            commands.push(cmd.path[depth]);
+                    let words = help::next_words(&rest[..depth], &everything);
+                    let category = rest[..depth].join(" ");
+                    return match rest.get(depth) {
+                        Some(&("--help" | "-h" | "help")) => {
+                            let mut out = std::io::stdout().lock();
+                            for line in help::listing(&format!("{category} commands:"), &words) {
+                                let _ = writeln!(out, "{line}");
+                            }
+                            exit::OK
                         }
-                    }
-                    return report(
-                        &rest[..depth].join(" "),
-                        &Error::Usage(format!("missing command; one of: {}", commands.join(", "))),
-                    );
+                        Some(word) => {
+                            let candidates: Vec<&str> = words.iter().map(|(w, _)| *w).collect();
+                            report(&category, &Error::Usage(help::unknown(word, &candidates)))
+                        }
+                        None => {
+                            let names: Vec<&str> = words.iter().map(|(w, _)| *w).collect();
+                            report(&category, &Error::Usage(format!("missing command; one of: {}", names.join(", "))))
+                        }
+                    };
                 }
                 Lookup::Unknown => {
-                    return report("", &Error::Usage(format!(
-                        "unknown command '{}' (see sensorctl --list)",
-                        crate::validate::printable(&rest.join(" "))
-                    )))
+                    let candidates: Vec<&str> = help::next_words(&[], &everything).iter().map(|(w, _)| *w).collect();
+                    return report("", &Error::Usage(help::unknown(rest[0], &candidates)));
                 }
             }
         }
     };
     let command_name = name.iter().skip(usize::from(alias.is_none())).copied().collect::<Vec<_>>().join(" ");
+    let json = wants_json(args);
     let action = match parse_command(cmd, &name, args) {
         Ok(action) => action,
-        Err(NoAction::Early(early)) => return print_early_exit(&command_name, &early),
-        Err(NoAction::Error(err)) => return report(&command_name, &err),
+        Err(NoAction::Early(early)) if early.status.is_ok() => {
+            let _ = writeln!(std::io::stdout(), "{}", command_help(cmd, &early.output));
+            return exit::OK;
+        }
+        Err(NoAction::Early(early)) => {
+            let code = print_early_exit(&command_name, &early);
+            if json {
+                json_error(code, &one_line(&early.output));
+            }
+            return code;
+        }
+        Err(NoAction::Error(err)) => return report_json(&command_name, &err, json),
     };
     let root = globals.root.clone().or_else(|| std::env::var("SENSORCTL_ROOT").ok()).unwrap_or_else(|| "/".to_string());
     if !std::path::Path::new(&root).is_dir() {
-        return report(&command_name, &Error::Usage(format!("--root {root}: not a directory")));
+        let why = if std::path::Path::new(&root).exists() { "not a directory" } else { "no such directory" };
+        return report_json(&command_name, &Error::Usage(format!("--root {root}: {why}")), json);
     }
     let is_root = crate::sys::ids::real_uid() == 0;
     let kind = action.kind();
     if !is_root && kind != ActionKind::Shell && (globals.role.is_some() || globals.board.is_some()) {
-        return report(&command_name, &Error::Usage("--role and --board are for root only".to_string()));
+        return report_json(&command_name, &Error::Usage("--role and --board are for root only".to_string()), json);
     }
     match run(action, RootDir::new(root), globals, is_root) {
         Ok(Status::Ok) => exit::OK,
         Ok(Status::Problem) => exit::PROBLEM,
-        Err(err) => report(&command_name, &err),
+        Err(err) => report_json(&command_name, &err, json),
     }
+}
+
+/// [`report`], and with `json` the same failure as `{"error":{"code":N,"message":"…"}}` on
+/// standard output, for scripts and fleet tools that read only that.
+fn report_json(command: &str, err: &Error, json: bool) -> u8 {
+    let code = report(command, err);
+    if json && code != exit::OK {
+        json_error(code, &err.to_string());
+    }
+    code
+}
+
+fn json_error(code: u8, message: &str) {
+    #[derive(nanoserde::SerJson)]
+    struct Failure {
+        code: u8,
+        message: String,
+    }
+    #[derive(nanoserde::SerJson)]
+    struct Wrapper {
+        error: Failure,
+    }
+    let text = nanoserde::SerJson::serialize_json(&Wrapper { error: Failure { code, message: message.to_string() } });
+    let _ = writeln!(std::io::stdout(), "{text}");
 }
 
 /// Runs a parsed action where it belongs: the login shell and the daemon are front ends of
@@ -599,8 +756,12 @@ fn run(action: Action, root: RootDir, globals: Globals, is_root: bool) -> Result
     match kind {
         // The daemon handles SIGINT and SIGTERM itself, through its own signal pipe.
         ActionKind::Daemon => {}
-        // Ctrl-C in the shell cancels a command or a line, never the session.
-        ActionKind::Shell => catch_interrupts(&[crate::sys::signal::number::INT], false)?,
+        // Ctrl-C in the shell cancels a command or a line, never the session; after Ctrl-Z
+        // and `fg` its line editor redraws.
+        ActionKind::Shell => {
+            catch_interrupts(&[crate::sys::signal::number::INT], false)?;
+            crate::sys::signal::catch_continue().map_err(|source| Error::Sys { call: "sigaction(SIGCONT)", source })?;
+        }
         // Ctrl-C cancels the command, which cleans up and says so; a second one kills it.
         _ => catch_interrupts(&[crate::sys::signal::number::INT, crate::sys::signal::number::TERM], true)?,
     }

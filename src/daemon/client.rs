@@ -27,6 +27,8 @@ const CANCEL_GRACE: Duration = Duration::from_secs(1);
 pub fn call(root: &RootDir, action: &Action, prompter: &mut dyn Prompter, cancel: &Cancel, out: &mut dyn Write) -> Result<Status> {
     let path = socket_path(root);
     let mut stream = UnixStream::connect(&path).map_err(|err| match err.kind() {
+        // Outside the socket's group: the caller has no business with the daemon at all.
+        io::ErrorKind::PermissionDenied => Error::Denied { role: format!("none (the daemon's socket {}: Permission denied)", path.display()) },
         io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => Error::Temporary(format!(
             "the sensorctl daemon is not running ({} : {})",
             path.display(),

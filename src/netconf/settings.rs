@@ -161,7 +161,7 @@ pub fn check_gateway(ip: Ipv4, subnet: Netmask, gateway: Ipv4) -> Result<()> {
 /// At most [`MAX_DNS`] servers, each a unicast address, none twice.
 pub fn check_dns(dns: &[Ipv4]) -> Result<()> {
     if dns.len() > MAX_DNS {
-        return Err(usage(format!("dns: at most {MAX_DNS} servers (the resolver reads no more), not {}", dns.len())));
+        return Err(usage(format!("at most {MAX_DNS} DNS servers (the resolver reads no more), not {}", dns.len())));
     }
     for (at, server) in dns.iter().enumerate() {
         let addr = server.addr();

@@ -59,6 +59,32 @@ pub fn clear_interrupted() {
     INTERRUPTED.store(false, Ordering::SeqCst);
 }
 
+static CONTINUED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn note_continue(_signal: libc::c_int) {
+    CONTINUED.store(true, Ordering::SeqCst);
+}
+
+/// `sigaction(SIGCONT, {set a flag, no SA_RESTART})`: after Ctrl-Z and `fg` the line editor
+/// learns it was stopped (its wait ends with EINTR, [`continued`] says why) and redraws. For
+/// the restricted shell's process only.
+#[doc(alias = "sigaction")]
+pub fn catch_continue() -> std::io::Result<()> {
+    let mut action = empty_action();
+    action.sa_sigaction = note_continue as extern "C" fn(libc::c_int) as libc::sighandler_t;
+    action.sa_flags = 0;
+    // SAFETY: `action` is fully initialised with a handler that only stores to an atomic.
+    if unsafe { libc::sigaction(libc::SIGCONT, &action, std::ptr::null_mut()) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Whether SIGCONT arrived since the last call (and forgets it).
+pub fn continued() -> bool {
+    CONTINUED.swap(false, Ordering::SeqCst)
+}
+
 /// The write end of the signal pipe, for the handler (-1 while there is none).
 static PIPE_WRITE: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
 

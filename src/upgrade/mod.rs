@@ -203,6 +203,8 @@ pub fn open_package(ctx: &Context, package: &AbsPath) -> Result<File> {
         })
         .map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => Error::Usage(format!("{package}: no such file")),
+            // The caller named a file it may not read: its input is what is wrong.
+            std::io::ErrorKind::PermissionDenied => Error::Usage(format!("{package}: permission denied")),
             _ => Error::io("open", path, e),
         })?;
     if !file.metadata().map_err(|e| Error::io("stat", path, e))?.is_file() {
