@@ -12,6 +12,7 @@ pub mod audit;
 pub mod backup;
 pub mod blink;
 pub mod board;
+pub mod bpf;
 pub mod certs;
 pub mod cli;
 pub mod config;
