@@ -13,6 +13,7 @@ pub mod backup;
 pub mod blink;
 pub mod board;
 pub mod bpf;
+pub mod capture_filter;
 pub mod certs;
 pub mod cli;
 pub mod config;

@@ -149,7 +149,7 @@ impl AsFd for PacketSocket {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// Runs `f` on a thread in a fresh network namespace with a veth pair `pk0`/`pk1` up;
