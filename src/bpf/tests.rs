@@ -144,3 +144,68 @@ fn implicit_qualifiers_and_precedence_follow_libpcap() {
     same("port 0x1f6", "port 502");
     same("port 0766", "port 502");
 }
+
+/// Random expressions of the whole subset (deterministic): nested, negated, with several
+/// `vlan`s, implicit qualifiers and long alternations.
+fn random_expressions(count: usize) -> Vec<String> {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move |n: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n as u64) as usize
+    };
+    fn term(next: &mut dyn FnMut(usize) -> usize, depth: usize) -> String {
+        let primitives = [
+            "tcp", "udp", "icmp", "ip", "ip6", "arp", "vlan", "vlan 10", "host 10.0.0.1", "src net 192.168",
+            "dst net 10.0.0.0/8", "port 502", "tcp src port 80", "udp portrange 1-1024", "portrange 500-400",
+            "net 172.16.0.0 mask 255.240.0.0", "arp host 1.1.1.1", "ip host 2.2.2.2 or 3.3.3.3", "src and dst port 53",
+        ];
+        match next(if depth > 3 { 2 } else { 5 }) {
+            0 | 1 => primitives[next(primitives.len())].to_string(),
+            2 => format!("not {}", term(next, depth + 1)),
+            3 => format!("({} or {})", term(next, depth + 1), term(next, depth + 1)),
+            _ => format!("({} and {})", term(next, depth + 1), term(next, depth + 1)),
+        }
+    }
+    (0..count)
+        .map(|i| {
+            let parts: Vec<String> = (0..1 + next(if i % 10 == 0 { 60 } else { 4 })).map(|_| term(&mut next, 0)).collect();
+            parts.join(if next(2) == 0 { " or " } else { " and " })
+        })
+        .collect()
+}
+
+#[test]
+fn every_program_is_well_formed_and_the_kernels_checker_accepts_it() {
+    let programs: Vec<(String, Program)> = random_expressions(600)
+        .into_iter()
+        .filter_map(|e| compile(&e, KERNEL_MAX_INSNS).ok().map(|p| (e, p)))
+        .collect();
+    assert!(programs.len() > 400, "{} compiled", programs.len());
+    assert!(programs.iter().any(|(_, p)| p.insns.len() > 300), "no long program in the sample");
+    for (expression, program) in &programs {
+        let insns = &program.insns;
+        for (at, insn) in insns.iter().enumerate() {
+            if insn.code & 0x07 == JMP {
+                let reach = if insn.code & 0xf0 == JA { insn.k as usize } else { usize::from(insn.jt.max(insn.jf)) };
+                assert!(at + 1 + reach < insns.len(), "'{expression}': jump out of the program at {at}");
+            }
+        }
+        assert_eq!(insns.last().map(|i| i.code & 0x07), Some(RET), "'{expression}'");
+        assert!(!program.listing().is_empty());
+    }
+    let socket = match crate::sys::packet::open() {
+        Ok(socket) => socket,
+        Err(err) => {
+            assert!(std::env::var("CI").as_deref() != Ok("true"), "a packet socket is needed in CI: {err}");
+            eprintln!("skipped: the kernel check needs CAP_NET_RAW ({err})");
+            return;
+        }
+    };
+    for (expression, program) in &programs {
+        let insns: Vec<_> = program.insns.iter().map(|i| (i.code, i.jt, i.jf, i.k)).collect();
+        // Each attach replaces the previous filter; the kernel checks every program it is given.
+        socket.attach_filter(&insns).unwrap_or_else(|e| panic!("the kernel refused '{expression}': {e}"));
+    }
+}
