@@ -43,7 +43,14 @@ pub fn test_on_wire(
     };
     let socket = crate::sys::packet::open().map_err(sys("socket(AF_PACKET)"))?;
     let insns: Vec<_> = program.insns.iter().map(|i| (i.code, i.jt, i.jf, i.k)).collect();
-    socket.attach_filter(&insns).map_err(sys("setsockopt(SO_ATTACH_FILTER)"))?;
+    socket.attach_filter(&insns).map_err(|err| match err.raw_os_error() {
+        // The program is charged to the socket's option memory (net.core.optmem_max).
+        Some(libc::ENOMEM) => Error::Problem(format!(
+            "a filter of {} instructions is more than net.core.optmem_max lets a socket hold",
+            insns.len()
+        )),
+        _ => sys("setsockopt(SO_ATTACH_FILTER)")(err),
+    })?;
     socket.ignore_outgoing().map_err(sys("setsockopt(PACKET_IGNORE_OUTGOING)"))?;
     // A larger queue rides out bursts; without CAP_NET_ADMIN the default one serves.
     let _ = socket.set_receive_buffer(4 << 20);
