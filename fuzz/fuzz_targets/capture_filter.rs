@@ -38,6 +38,13 @@ fuzz_target!(|data: &[u8]| {
     // row on one socket fail with ENOMEM although each fits (found by this fuzzer).
     if let Ok(socket) = sensorctl::sys::packet::open() {
         let raw: Vec<_> = insns.iter().map(|i| (i.code, i.jt, i.jf, i.k)).collect();
-        socket.attach_filter(&raw).unwrap_or_else(|e| panic!("the kernel refused {text:?}: {e}"));
+        match socket.attach_filter(&raw) {
+            Ok(()) => {}
+            // The checker runs before the program is charged to the socket's option memory
+            // (net.core.optmem_max): ENOMEM means it passed and the program is large (found:
+            // tests/fixtures/fuzz/capture_filter-optmem-single, 3,003 instructions).
+            Err(e) if e.raw_os_error() == Some(libc::ENOMEM) && insns.len() > 1500 => {}
+            Err(e) => panic!("the kernel refused {text:?} ({} instructions): {e}", insns.len()),
+        }
     }
 });
