@@ -165,6 +165,17 @@ def lines():
     put("passwd_shadow", "group", b"\x02root:x:0:\nsensorctl:x:990:support,cyberx\n")
 
 
+def capture_filter():
+    expressions = ["tcp port 502", "host 10.0.0.1", "not net 192.168.0.0/16", "vlan 10 and tcp port 502",
+                   "(((not (net 192.168.1))) and (not (tcp port 9000))) or (vlan and ((not (net 192.168.1))) and "
+                   "(not (tcp port 9000)))", "src or dst portrange 100-200 && !arp || icmp", "net 10 or 10.1",
+                   "vlan and vlan 5 and ip6", "port 0x1f6 or 0766", "net 172.16.0.0 mask 255.240.0.0"]
+    for n, text in enumerate(expressions):
+        put("capture_filter", f"expr{n}", bytes([n]) + text.encode())
+    put("capture_filter", "include", b"\x80" + b"10.0.0.5\n192.168.1\n1.1.1.1,2.2.2.2\n1.1.1,2.2.2\n")
+    put("capture_filter", "exclude", b"\x81" + b"# comment\n10.0.0.5,10.0.0.9,443\n\n5.5.5\n")
+
+
 CERT_SEPARATOR = b"\n=====\n"
 
 
@@ -264,6 +275,7 @@ def upgrade_package():
 
 if __name__ == "__main__":
     steps = {"board_json": boards_and_config, "backup": backup, "netlink": netlink, "sntp": sntp, "lines": lines,
-             "cert_import": cert_import, "upgrade_package": upgrade_package, "inflate": inflate}
+             "cert_import": cert_import, "upgrade_package": upgrade_package, "inflate": inflate,
+             "capture_filter": capture_filter}
     for name in sys.argv[1:] or steps:
         steps[name]()

@@ -107,6 +107,9 @@ pub struct Service {
     pub probe: ServiceProbe,
     /// The argv the daemon's supervisor starts it with (no shell), if it supervises it.
     pub argv: Vec<String>,
+    /// The capture-filter components (`horizon`, `traffic-monitor`, …) whose filter this
+    /// service reads: it gets SIGHUP when one of them changes.
+    pub reloads: Vec<String>,
 }
 
 /// Backup settings.
@@ -187,6 +190,9 @@ pub struct Board {
     pub watchdog_interval_s: u64,
     /// Software upgrade slots and keys; `None`: this board cannot be upgraded in place.
     pub upgrade: Option<UpgradeSettings>,
+    /// The longest capture filter (classic BPF instructions) the board's capture NICs take
+    /// when they run filters in hardware; default and most the kernel's 4096.
+    pub capture_filter_max_insns: usize,
 }
 
 #[derive(DeJson)]
@@ -215,6 +221,8 @@ struct RawBoard {
     watchdog_interval_s: Option<u64>,
     #[nserde(default)]
     upgrade: Option<RawUpgrade>,
+    #[nserde(default)]
+    capture_filter_max_insns: Option<u64>,
 }
 
 #[derive(DeJson)]
@@ -262,6 +270,8 @@ struct RawService {
     socket: Option<String>,
     #[nserde(default)]
     argv: Vec<String>,
+    #[nserde(default)]
+    reloads: Vec<String>,
 }
 
 #[derive(DeJson)]
@@ -386,7 +396,12 @@ impl Board {
                 if s.argv.first().is_some_and(|program| !program.starts_with('/')) {
                     return Err(bad(format!("services.argv: '{name}' must start with an absolute program path")));
                 }
-                Ok(Service { name, probe, argv: s.argv.clone() })
+                let reloads = s
+                    .reloads
+                    .iter()
+                    .map(|c| program_name("services.reloads", c).map_err(&bad))
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(Service { name, probe, argv: s.argv.clone(), reloads })
             })
             .collect::<Result<Vec<_>>>()?;
         let roles = raw
@@ -408,8 +423,14 @@ impl Board {
             return Err(bad("watchdog_interval_s: must be 1-300".to_string()));
         }
         let upgrade = raw.upgrade.as_ref().map(upgrade_settings).transpose().map_err(&bad)?;
+        let capture_filter_max_insns = match raw.capture_filter_max_insns {
+            None => crate::bpf::KERNEL_MAX_INSNS,
+            Some(n) if (1..=crate::bpf::KERNEL_MAX_INSNS as u64).contains(&n) => n as usize,
+            Some(_) => return Err(bad(format!("capture_filter_max_insns: must be 1-{}", crate::bpf::KERNEL_MAX_INSNS))),
+        };
         Ok(Board {
             upgrade,
+            capture_filter_max_insns,
             name: raw.name,
             description: raw.description,
             size_profile,

@@ -284,7 +284,7 @@ mod tests {
         let me = procfs::stat(std::process::id()).unwrap();
         let my_name = String::from_utf8(me.comm.clone()).unwrap();
         let clock = Clock::now();
-        let service = |probe| Service { name: "Me".into(), probe, argv: vec![] };
+        let service = |probe| Service { name: "Me".into(), probe, argv: vec![], reloads: vec![] };
         let pidfile = |program: Option<&str>| ServiceProbe::Pidfile {
             path: PathBuf::from("/run/me.pid"),
             program: program.map(str::to_string),

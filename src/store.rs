@@ -26,6 +26,55 @@ pub enum Mode {
 
 /// Replaces `path` with `contents` atomically and durably (see the module doc).
 pub fn replace(path: &Path, contents: &[u8], mode: Mode) -> Result<()> {
+    stage(path, contents, mode)?.commit()
+}
+
+/// A new version of a file, written and fsynced beside it under a temporary name but not yet
+/// in place: [`Staged::commit`] renames it over the target; dropping it uncommitted removes
+/// it. Changes to several files that must happen together stage them all first.
+#[derive(Debug)]
+pub struct Staged {
+    temp: PathBuf,
+    target: PathBuf,
+    done: bool,
+}
+
+impl Staged {
+    /// The temporary file.
+    pub fn temp(&self) -> &Path {
+        &self.temp
+    }
+
+    /// The file it will replace.
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// Leaves the temporary file in place on drop (a journal now names it).
+    pub fn keep(mut self) -> PathBuf {
+        self.done = true;
+        self.temp.clone()
+    }
+
+    /// Renames the temporary file over the target and makes the rename durable.
+    pub fn commit(mut self) -> Result<()> {
+        fs::rename(&self.temp, &self.target).map_err(|e| Error::io("rename into place", &self.target, e))?;
+        self.done = true;
+        sync_dir(&parent_dir(&self.target))
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = fs::remove_file(&self.temp);
+        }
+    }
+}
+
+/// Everything [`replace`] does but the rename: the new contents, with the old file's mode and
+/// owner (or as `mode` says), in a fsynced temporary file beside `path`.
+pub fn stage(path: &Path, contents: &[u8], mode: Mode) -> Result<Staged> {
     let dir = parent_dir(path);
     let old = match fs::metadata(path) {
         Ok(meta) => Some(meta),
@@ -51,14 +100,11 @@ pub fn replace(path: &Path, contents: &[u8], mode: Mode) -> Result<()> {
             }
         }
         temp.write_all(contents).map_err(|e| Error::io("write", &temp_path, e))?;
-        temp.sync_all().map_err(|e| Error::io("fsync", &temp_path, e))?;
-        fs::rename(&temp_path, path).map_err(|e| Error::io("rename into place", path, e))?;
-        sync_dir(&dir)
+        temp.sync_all().map_err(|e| Error::io("fsync", &temp_path, e))
     })();
-    if result.is_err() {
-        let _ = fs::remove_file(&temp_path);
-    }
-    result
+    // From here the temporary file is removed on every failure (and on drop).
+    let staged = Staged { temp: temp_path, target: path.to_path_buf(), done: false };
+    result.map(|()| staged)
 }
 
 /// Opens (creating it 0600, and its directory with `dir_mode`) the lock file at `path` and

@@ -15,6 +15,8 @@ mod artifact;
 mod backup;
 #[path = "by-area/blink.rs"]
 mod blink;
+#[path = "by-area/capture_filter.rs"]
+mod capture_filter;
 #[path = "by-area/certs.rs"]
 mod certs;
 #[path = "by-area/cli.rs"]

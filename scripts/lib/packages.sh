@@ -19,6 +19,7 @@ packages_tests=(
   chrony                                              # the NTP server peer
   python3                                             # crypt, tarfile, ipaddress as independent checkers
   tar gzip time openssl                               # GNU tar, gzip, /usr/bin/time, openssl
+  tcpdump                                             # libpcap's filter compiler, the capture-filter yardstick
 )
 
 # packages_for KIND: the packages of one kind (x86_64, aarch64, armv7 or tests), one a line.

@@ -16,6 +16,7 @@ pub mod ids;
 pub mod memcpy;
 pub mod netdev;
 pub mod netlink;
+pub mod packet;
 pub mod poll;
 pub mod priority;
 pub mod process;

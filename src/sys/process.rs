@@ -48,6 +48,14 @@ pub fn terminate(pid: u32) -> io::Result<()> {
     Ok(())
 }
 
+/// `kill(pid, SIGHUP)`: asks a service to read its configuration again.
+#[doc(alias = "kill")]
+pub fn hangup(pid: u32) -> io::Result<()> {
+    let pid = i32::try_from(pid).ok().and_then(rustix::process::Pid::from_raw).ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
+    rustix::process::kill_process(pid, rustix::process::Signal::HUP)?;
+    Ok(())
+}
+
 /// `kill(pid, SIGKILL)`: stops a service that ignored SIGTERM.
 pub fn kill(pid: u32) -> io::Result<()> {
     let pid = i32::try_from(pid).ok().and_then(rustix::process::Pid::from_raw).ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
