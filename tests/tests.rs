@@ -17,6 +17,8 @@ mod backup;
 mod blink;
 #[path = "by-area/capture_filter.rs"]
 mod capture_filter;
+#[path = "by-area/capture_filter_command.rs"]
+mod capture_filter_command;
 #[path = "by-area/certs.rs"]
 mod certs;
 #[path = "by-area/cli.rs"]

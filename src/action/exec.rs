@@ -89,6 +89,8 @@ pub enum Prepared {
     Package(std::fs::File),
     /// The management network settings, answered and checked.
     Network(crate::netconf::Settings),
+    /// The capture filters asked for.
+    CaptureFilter(crate::capture_filter::command::Asked),
 }
 
 /// Step 2 of [`run`]: everything that waits for a person, the network or a caller's file.
@@ -114,6 +116,18 @@ pub fn prepare(action: &Action, ctx: &Context, prompter: &mut dyn Prompter, out:
             }
         },
         Action::NtpEnable { server } => Prepared::NtpSample(crate::ntp::measure(ctx, *server)?),
+        Action::CaptureFilter { given, legacy_alias, .. } => {
+            if *legacy_alias && !matches!(ctx.caller.role, crate::role::Role::Cyberx | crate::role::Role::Root) {
+                crate::audit::record(ctx, "capture-filter", &action.audit_target(), "denied: cyberx-xsense-capture-filter is for cyberx");
+                return Err(Error::Denied {
+                    role: format!("{} (cyberx-xsense-capture-filter is for cyberx; use network capture-filter)", ctx.caller.role),
+                });
+            }
+            Prepared::CaptureFilter(match given {
+                Some(given) => given.asked(),
+                None => crate::capture_filter::command::ask(prompter)?,
+            })
+        }
         Action::Upgrade { package: Some(package), .. } => Prepared::Package(crate::upgrade::open_package(ctx, package)?),
         Action::NetworkReconfigure { interface, ip, subnet, gateway, dns, monitors, erspan, backup_dir, yes } => {
             let given = crate::netconf::wizard::Given {
@@ -238,6 +252,14 @@ fn act(action: &Action, prepared: Prepared, ctx: &Context, out: &mut dyn Write) 
             crate::certs::import(ctx, &request, out)
         }
         Action::CertSelfSigned {} => crate::certs::self_signed(ctx, out),
+        Action::CaptureFilter { test, seconds, .. } => {
+            let Prepared::CaptureFilter(asked) = prepared else { return Err(unprepared(action.kind())) };
+            match test {
+                Some(interface) => crate::capture_filter::command::test(ctx, &asked, interface, seconds.get(), out),
+                None => crate::capture_filter::command::run(ctx, &asked, out),
+            }
+        }
+        Action::CaptureFilterShow { json } => crate::capture_filter::command::show(ctx, *json, out),
         Action::CertShow { json } => crate::certs::show(ctx, *json, out),
     }
 }

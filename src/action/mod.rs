@@ -103,6 +103,12 @@ action_kinds! {
     Auth,
     /// `package keygen|build`: firmware builders' tools.
     PackageTools,
+    /// `network capture-filter` / `cyberx-xsense-capture-filter`: set the components' filters.
+    CaptureFilter,
+    /// `network capture-filter --test IFACE`: try a filter on a port, changing nothing.
+    CaptureFilterTest,
+    /// `network capture-filter --show`.
+    CaptureFilterShow,
 }
 
 /// A fully parsed, validated request: what to do, with every argument already typed.
@@ -339,6 +345,24 @@ pub enum Action {
         /// The package file to write.
         output: String,
     },
+    /// Set the analysis components' capture filters (or, with `test`, try them on a port).
+    CaptureFilter {
+        /// What the flags and lists gave; `None`: the interactive questions ask for it.
+        given: Option<crate::capture_filter::command::Given>,
+        /// Attach the filters to this port for `seconds` and count what they match, instead of
+        /// applying them.
+        test: Option<IfName>,
+        /// How long `test` listens.
+        seconds: LoadSeconds,
+        /// Invoked as `cyberx-xsense-capture-filter`, which is cyberx's (kept last: nanoserde
+        /// writes a stray comma after a trailing `None`).
+        legacy_alias: bool,
+    },
+    /// Show the filter each component has now.
+    CaptureFilterShow {
+        /// Structured output.
+        json: bool,
+    },
     /// The pam_exec login check (the password comes on standard input).
     Auth {
         /// `PAM_TYPE` (`auth`, or `account` for the lockout alone).
@@ -387,6 +411,9 @@ impl Action {
             Action::CertImport { .. } => ActionKind::CertImport,
             Action::CertSelfSigned {} => ActionKind::CertSelfSigned,
             Action::CertShow { .. } => ActionKind::CertShow,
+            Action::CaptureFilter { test: Some(_), .. } => ActionKind::CaptureFilterTest,
+            Action::CaptureFilter { test: None, .. } => ActionKind::CaptureFilter,
+            Action::CaptureFilterShow { .. } => ActionKind::CaptureFilterShow,
         }
     }
 
@@ -412,6 +439,9 @@ impl Action {
             Action::NtpEnable { server } | Action::NtpDisable { server } => server.to_string(),
             Action::NtpQuery { server, .. } => server.to_string(),
             Action::Install { dir } => dir.clone(),
+            Action::CaptureFilter { given: Some(given), test: None, .. } => given.program.to_string(),
+            Action::CaptureFilter { test: Some(interface), .. } => interface.to_string(),
+            Action::CaptureFilter { given: None, test: None, .. } => "interactive".to_string(),
             Action::OwnPassword {}
             | Action::LoginProtection { .. }
             | Action::BackupCreate {}
@@ -432,7 +462,8 @@ impl Action {
             | Action::NetworkValidate { .. }
             | Action::BackupList { .. }
             | Action::BackupSpace { .. }
-            | Action::CertShow { .. } => none(),
+            | Action::CertShow { .. }
+            | Action::CaptureFilterShow { .. } => none(),
         }
     }
 }

@@ -102,6 +102,10 @@ impl ActionKind {
             A::Auth => Spec { served: false, in_shell: false, ..change(ROOT_ONLY, "login", ByAction) },
             // Firmware builders' tools, on a build host: nothing of the appliance changes.
             A::PackageTools => Spec { served: false, in_shell: false, ..read(ROOT_ONLY, "package") },
+            A::CaptureFilter => change(SUPPORT_CYBERX, "capture-filter", Outcome),
+            // Listens for the clock (`--seconds`), so it holds no lock; it changes nothing.
+            A::CaptureFilterTest => read(SUPPORT_CYBERX, "capture-filter-test"),
+            A::CaptureFilterShow => read(SUPPORT_CYBERX, "capture-filter-show"),
         }
     }
 
@@ -185,6 +189,9 @@ mod tests {
         (ActionKind::Install, "root only"),
         (ActionKind::Auth, "root only"),
         (ActionKind::PackageTools, "root only"),
+        (ActionKind::CaptureFilter, "support, cyberx"),
+        (ActionKind::CaptureFilterTest, "support, cyberx"),
+        (ActionKind::CaptureFilterShow, "support, cyberx"),
     ];
 
     fn design_allows(column: &str, role: Role) -> bool {
@@ -255,6 +262,9 @@ mod tests {
             (A::Install, true, false, false, Audit::Refusals),
             (A::Auth, true, false, false, Audit::ByAction),
             (A::PackageTools, false, false, false, Audit::Refusals),
+            (A::CaptureFilter, true, true, true, Audit::Outcome),
+            (A::CaptureFilterTest, false, true, true, Audit::Refusals),
+            (A::CaptureFilterShow, false, true, true, Audit::Refusals),
         ];
         assert_eq!(expected.len(), ActionKind::ALL.len());
         for &(kind, changes_state, served, in_shell, audit) in expected {

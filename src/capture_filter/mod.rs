@@ -48,6 +48,7 @@
 #![forbid(unsafe_code)]
 
 mod apply;
+pub mod command;
 mod wire;
 
 pub use apply::{apply, apply_with, current, recover, reset, FileOps, StoreOps, Stored};

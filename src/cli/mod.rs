@@ -11,6 +11,7 @@
 pub mod cert;
 pub mod daemon;
 pub mod help;
+pub mod argparse;
 pub mod backup;
 pub mod install;
 pub mod network;
@@ -331,6 +332,13 @@ pub static COMMANDS: &[Command] = &[
         kind: ActionKind::Daemon,
         summary: "serve non-root callers on the daemon socket (root only)",
         parse: daemon::parse,
+    },
+    Command {
+        path: &["network", "capture-filter"],
+        aliases: &[network::CAPTURE_FILTER_ALIAS],
+        kind: ActionKind::CaptureFilter,
+        summary: "set which mirrored traffic the analysis components see (--show, --test PORT)",
+        parse: network::parse_capture_filter,
     },
     Command {
         path: &["install"],
@@ -818,16 +826,17 @@ pub fn print_early_exit(command: &str, early: &argh::EarlyExit) -> u8 {
             let _ = writeln!(std::io::stdout(), "{}", early.output.trim_end());
             exit::OK
         }
-        // Commands that keep the reference CLI's Python argparse interface (`network limit`)
-        // print argparse's two lines, the usage and `PROG: error: …`, as they are.
+        // Commands that keep the reference CLI's Python argparse interface (`network limit`,
+        // the capture filter) print argparse's usage (wrapped as argparse wraps it) and
+        // `PROG: error: …`, as they are.
         Err(()) if early.output.starts_with("usage: ") => {
-            let (usage, error) = early.output.split_once('\n').unwrap_or((&early.output, ""));
-            let _ = writeln!(
-                std::io::stderr(),
-                "{}\n{}",
-                console_line(usage),
-                console_line(&one_line(error))
-            );
+            let text = early.output.trim_end();
+            let (usage, error) = match text.rfind(": error: ").and_then(|at| text[..at].rfind('\n')) {
+                Some(at) => (&text[..at], &text[at + 1..]),
+                None => text.split_once('\n').unwrap_or((text, "")),
+            };
+            let usage: Vec<String> = usage.lines().map(console_line).collect();
+            let _ = writeln!(std::io::stderr(), "{}\n{}", usage.join("\n"), console_line(&one_line(error)));
             exit::USAGE
         }
         Err(()) => {

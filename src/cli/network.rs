@@ -184,6 +184,127 @@ pub fn parse_reconfigure(name: &[&str], args: &[&str]) -> Result<Action, argh::E
     })
 }
 
+/// Set which mirrored traffic the analysis components see: asks for the devices, subnets,
+/// ports and VLAN to include or exclude, the component and the mode.
+#[derive(FromArgs, Debug)]
+pub struct CaptureFilterArgs {
+    /// print the filter each component has now, and change nothing
+    #[argh(switch)]
+    pub show: bool,
+    /// with --show: print JSON
+    #[argh(switch)]
+    pub json: bool,
+    /// try the filter on this monitor port instead of applying it: how much it matches
+    #[argh(option)]
+    pub test: Option<String>,
+    /// with --test: how long to listen, 1-3600 seconds (default 10)
+    #[argh(option, default = "10")]
+    pub seconds: u32,
+}
+
+/// The alias's name, whose argparse interface is the reference's.
+pub const CAPTURE_FILTER_ALIAS: &str = "cyberx-xsense-capture-filter";
+
+/// The options of `cyberx-xsense-capture-filter`, in the reference's order.
+const CAPTURE_FILTER_OPTIONS: &[super::argparse::Opt] = {
+    use super::argparse::Opt;
+    &[
+        Opt { short: "-i", long: "--include", metavar: Some("INCLUDE"), required: false, help: "file of devices and subnets to include, one a line" },
+        Opt { short: "-x", long: "--exclude", metavar: Some("EXCLUDE"), required: false, help: "file of devices, subnets and channels to exclude, one a line" },
+        Opt { short: "-etp", long: "--exclude-tcp-port", metavar: Some("EXCLUDE_TCP_PORT"), required: false, help: "TCP ports to exclude, comma-separated" },
+        Opt { short: "-eup", long: "--exclude-udp-port", metavar: Some("EXCLUDE_UDP_PORT"), required: false, help: "UDP ports to exclude, comma-separated" },
+        Opt { short: "-itp", long: "--include-tcp-port", metavar: Some("INCLUDE_TCP_PORT"), required: false, help: "TCP ports to include, comma-separated" },
+        Opt { short: "-iup", long: "--include-udp-port", metavar: Some("INCLUDE_UDP_PORT"), required: false, help: "UDP ports to include, comma-separated" },
+        Opt { short: "-vlan", long: "--include-vlan-ids", metavar: Some("INCLUDE_VLAN_IDS"), required: false, help: "the VLAN id to include" },
+        Opt { short: "-p", long: "--program", metavar: Some("PROGRAM"), required: true, help: "all, collector, traffic-monitor, horizon, dissector, statistics-collector, rpc-parser or smb-parser" },
+        Opt { short: "-o", long: "--base-horizon", metavar: Some("BASE_HORIZON"), required: false, help: "base capture filter for horizon" },
+        Opt { short: "-s", long: "--base-traffic-monitor", metavar: Some("BASE_TRAFFIC_MONITOR"), required: false, help: "base capture filter for traffic-monitor" },
+        Opt { short: "-c", long: "--base-collector", metavar: Some("BASE_COLLECTOR"), required: false, help: "base capture filter for the collector" },
+        Opt { short: "-m", long: "--mode", metavar: Some("MODE"), required: true, help: "internal or all-connected" },
+        Opt { short: "-S", long: "--from-shell", metavar: None, required: false, help: "the arguments came through the restricted shell" },
+    ]
+};
+
+/// The largest include or exclude file read, in bytes.
+const MAX_LIST_FILE: u64 = 1 << 20;
+
+/// Parses `network capture-filter` and `cyberx-xsense-capture-filter` (told apart by the name
+/// they were invoked as). The alias's lists are read here, with the caller's own permissions.
+pub fn parse_capture_filter(name: &[&str], args: &[&str]) -> Result<Action, argh::EarlyExit> {
+    use crate::capture_filter::command::{BaseFilter, ExcludeList, Given, IncludeList, PortList, VlanId};
+    use crate::capture_filter::{Mode, Program};
+    if name.first() != Some(&CAPTURE_FILTER_ALIAS) {
+        let parsed = CaptureFilterArgs::from_args(name, args)?;
+        if parsed.json && !parsed.show {
+            return Err(usage_error("--json goes with --show".to_string()));
+        }
+        if parsed.show {
+            if parsed.test.is_some() {
+                return Err(usage_error("--show and --test cannot be used together".to_string()));
+            }
+            return Ok(Action::CaptureFilterShow { json: parsed.json });
+        }
+        let test = parsed.test.as_deref().map(IfName::parse).transpose().map_err(|e| usage_error(e.to_string()))?;
+        let seconds = LoadSeconds::new(parsed.seconds)
+            .map_err(|_| usage_error(format!("--seconds {}: must be 1-3600", parsed.seconds)))?;
+        return Ok(Action::CaptureFilter { given: None, test, seconds, legacy_alias: false });
+    }
+    let prog = name.join(" ");
+    let parsed = super::argparse::parse(&prog, CAPTURE_FILTER_OPTIONS, args)?;
+    let usage = super::argparse::usage(&prog, CAPTURE_FILTER_OPTIONS);
+    let error = |option: &str, message: String| argh::EarlyExit {
+        output: format!("{usage}\n{prog}: error: argument {option}: {message}\n"),
+        status: Err(()),
+    };
+    let list = |option: &str, path: &str| -> Result<String, argh::EarlyExit> {
+        let shown = printable(path);
+        let fail = |e: std::io::Error| error(option, format!("{shown}: {}", crate::error::strip_errno(&e)));
+        let file = std::fs::File::open(path).map_err(fail)?;
+        if !file.metadata().map_err(fail)?.is_file() {
+            return Err(error(option, format!("{shown}: not a regular file")));
+        }
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::Read::take(file, MAX_LIST_FILE + 1), &mut text).map_err(fail)?;
+        if text.len() as u64 > MAX_LIST_FILE {
+            return Err(error(option, format!("{shown}: larger than {MAX_LIST_FILE} bytes")));
+        }
+        Ok(text)
+    };
+    let ports = |option: &str, long: &str| -> Result<PortList, argh::EarlyExit> {
+        PortList::parse(parsed.value(long).unwrap_or("")).map_err(|e| error(option, e.to_string()))
+    };
+    let base = |option: &str, long: &str| -> Result<Option<BaseFilter>, argh::EarlyExit> {
+        parsed.value(long).map(|text| BaseFilter::parse(text).map_err(|e| error(option, e.to_string()))).transpose()
+    };
+    let include = match parsed.value("--include") {
+        Some(path) => Some(IncludeList::parse(&list("-i/--include", path)?).map_err(|e| error("-i/--include", e.to_string()))?),
+        None => None,
+    };
+    let exclude = match parsed.value("--exclude") {
+        Some(path) => Some(ExcludeList::parse(&list("-x/--exclude", path)?).map_err(|e| error("-x/--exclude", e.to_string()))?),
+        None => None,
+    };
+    let vlan = match parsed.value("--include-vlan-ids") {
+        Some(text) if !text.trim().is_empty() => Some(VlanId::parse(text).map_err(|e| error("-vlan/--include-vlan-ids", e.to_string()))?),
+        _ => None,
+    };
+    let given = Given {
+        include,
+        exclude,
+        include_tcp_ports: ports("-itp/--include-tcp-port", "--include-tcp-port")?,
+        include_udp_ports: ports("-iup/--include-udp-port", "--include-udp-port")?,
+        exclude_tcp_ports: ports("-etp/--exclude-tcp-port", "--exclude-tcp-port")?,
+        exclude_udp_ports: ports("-eup/--exclude-udp-port", "--exclude-udp-port")?,
+        vlan,
+        program: Program::parse(parsed.value("--program").unwrap_or("")).map_err(|e| error("-p/--program", e.to_string()))?,
+        mode: Mode::parse(parsed.value("--mode").unwrap_or("")).map_err(|e| error("-m/--mode", e.to_string()))?,
+        base_horizon: base("-o/--base-horizon", "--base-horizon")?,
+        base_traffic_monitor: base("-s/--base-traffic-monitor", "--base-traffic-monitor")?,
+        base_collector: base("-c/--base-collector", "--base-collector")?,
+    };
+    Ok(Action::CaptureFilter { given: Some(given), test: None, seconds: LoadSeconds::new(10).map_err(|e| usage_error(e.to_string()))?, legacy_alias: true })
+}
+
 /// Show how much each interface receives and sends, one line per second (six seconds).
 #[derive(FromArgs, Debug)]
 pub struct LoadArgs {

@@ -25,6 +25,10 @@ pub fn startup(ctx: &Context, out: &mut dyn Write) {
     if let Err(err) = recovered {
         log::error!("finishing an interrupted restore: {err}");
     }
+    // A capture-filter update cut off between its renames is finished (all components new).
+    if let Err(err) = crate::capture_filter::recover(&ctx.root) {
+        log::error!("finishing an interrupted capture-filter update: {err}");
+    }
     // The stored state the kernel forgets at a reboot, read from the config as it now is.
     let ctx = &ctx.refreshed();
     let mut said = Vec::new();

@@ -229,6 +229,16 @@ static SCENARIOS: &[Scenario] = &[
         invariant: Some(self_signed_pair_active),
     },
     Scenario {
+        name: "capture filter (seven property files, all or none)",
+        netns: false,
+        setup: with_capture_filters,
+        args: &["cyberx-xsense-capture-filter", "-itp", "502", "-p", "all", "-m", "all-connected"],
+        stdin: b"",
+        varying: &[],
+        kernel: &[],
+        invariant: Some(capture_filters_all_old_or_all_new),
+    },
+    Scenario {
         name: "system upgrade (ab-dir slots)",
         netns: false,
         setup: with_slots_and_a_package,
@@ -568,6 +578,62 @@ fn old_slot_active_or_new_slot_pending(root: &Path, _old: &Snapshot, settled: bo
     }
 }
 
+/// The component property files, relative to the root, each with the key of its filter.
+const CAPTURE_FILTER_FILES: [(&str, &str); 7] = [
+    ("var/cyberx/properties/dumpark.properties", "dumpark.network.filter"),
+    ("var/cyberx/properties/traffic_monitor/traffic-monitor.properties", "horizon.processor.filter"),
+    ("var/cyberx/properties/horizon_parser/horizon.properties", "horizon.processor.filter"),
+    ("var/cyberx/properties/cybershark.properties", "override.capture_filter"),
+    ("var/cyberx/properties/net.stats.collector.properties", "bpf_filter"),
+    ("var/cyberx/properties/rpc-parser.properties", "override.capture_filter"),
+    ("var/cyberx/properties/smb-parser.properties", "override.capture_filter"),
+];
+
+/// The base sandbox, with every component's property file holding an old filter among other
+/// lines.
+fn with_capture_filters(root: &Path) {
+    base(root);
+    for (n, (rel, key)) in CAPTURE_FILTER_FILES.iter().enumerate() {
+        write(&root.join(rel), format!("# component {n}\nbefore=1\n{key}=host 10.0.0.{n}\nafter=2\n").as_bytes(), 0o644);
+    }
+}
+
+/// Each component's filter, as its file holds it.
+fn capture_filters(root: &Path) -> Vec<String> {
+    CAPTURE_FILTER_FILES
+        .iter()
+        .map(|(rel, key)| {
+            let text = std::fs::read_to_string(root.join(rel)).unwrap_or_default();
+            text.lines().find_map(|l| l.strip_prefix(&format!("{key}="))).unwrap_or("(none)").to_string()
+        })
+        .collect()
+}
+
+/// All seven old or all seven new; a kill between the renames may leave them mixed only with
+/// the journal there, which the next apply (or the daemon's start) finishes: all new.
+fn capture_filters_all_old_or_all_new(root: &Path, _old: &Snapshot, settled: bool) -> Result<(), String> {
+    let new = "(((tcp port 502))) or (vlan and ((tcp port 502)))";
+    let now = capture_filters(root);
+    let all_old = now.iter().enumerate().all(|(n, f)| *f == format!("host 10.0.0.{n}"));
+    let all_new = now.iter().all(|f| f == new);
+    let journal = root.join("var/cyberx/properties/.capture-filter.journal").exists();
+    match (all_old, all_new) {
+        (_, true) if !(settled && journal) => Ok(()),
+        (true, _) if !settled => Ok(()),
+        _ if journal && !settled => {
+            // The journal must finish it: the daemon's start-up runs the same recovery.
+            sensorctl::capture_filter::recover(&sensorctl::paths::RootDir::new(root)).map_err(|e| e.to_string())?;
+            let after = capture_filters(root);
+            if after.iter().all(|f| f == new) {
+                Ok(())
+            } else {
+                Err(format!("mixed filters, and the journal did not finish them: {after:?}"))
+            }
+        }
+        _ => Err(format!("mixed filters without a journal (settled: {settled}): {now:?}")),
+    }
+}
+
 /// Runs a Python snippet and returns its stdout.
 fn python(script: &str, args: &[&str]) -> String {
     let out = Command::new("python3").args(["-W", "ignore", "-c", script]).args(args).output().unwrap();
@@ -661,7 +727,11 @@ fn is_temp(rel: &Path) -> bool {
         || rel.components().any(|c| {
             let name = c.as_os_str().to_string_lossy();
             name.starts_with('.')
-                && (name.contains(".tmp-") || name.ends_with(".sensorctl-restore") || name.ends_with(".staging"))
+                && (name.contains(".tmp-")
+                    || name.contains(".old-")
+                    || name == ".capture-filter.journal"
+                    || name.ends_with(".sensorctl-restore")
+                    || name.ends_with(".staging"))
         })
 }
 
