@@ -23,6 +23,8 @@ mod capture_filter_command;
 mod certs;
 #[path = "by-area/cli.rs"]
 mod cli;
+#[path = "by-area/console.rs"]
+mod console;
 #[path = "by-area/crash_consistency.rs"]
 mod crash_consistency;
 #[path = "by-area/daemon.rs"]

@@ -448,6 +448,11 @@ pub struct PtySeen {
 /// `env`, driving it through `steps`; then waits for it to end (killing it after 10 s).
 /// Python's pty module does the terminal work, as the other pty tests do.
 pub fn pty_session(argv: &[&str], env: &[(&str, &str)], uid: u32, gid: u32, steps: &[PtyStep]) -> PtySeen {
+    pty_session_in(None, argv, env, uid, gid, steps)
+}
+
+/// [`pty_session`] inside a network namespace.
+pub fn pty_session_in(ns: Option<&NetNs>, argv: &[&str], env: &[(&str, &str)], uid: u32, gid: u32, steps: &[PtyStep]) -> PtySeen {
     const DRIVER: &str = r#"
 import json, os, pty, signal, sys, time
 spec = json.loads(sys.argv[1])
@@ -517,7 +522,15 @@ print(json.dumps({"screen": seen.decode("utf-8", "replace"), "code": os.waitstat
         env.join(", "),
         steps.join(", ")
     );
-    let out = Command::new("python3").arg("-c").arg(DRIVER).arg(&spec).output().unwrap();
+    let mut driver = match ns {
+        Some(ns) => {
+            let mut cmd = Command::new("ip");
+            cmd.args(["netns", "exec", &ns.0, "python3"]);
+            cmd
+        }
+        None => Command::new("python3"),
+    };
+    let out = driver.arg("-c").arg(DRIVER).arg(&spec).output().unwrap();
     assert!(out.status.success(), "pty driver: {}", String::from_utf8_lossy(&out.stderr));
     #[derive(nanoserde::DeJson)]
     struct Seen {
