@@ -487,6 +487,20 @@ pub fn parse_command(cmd: &Command, name: &[&str], args: &[&str]) -> Result<Acti
 }
 
 /// Entry point of the binary: dispatch, parse, establish the caller, run; returns the exit code.
+/// Process-wide hardening, before any thread exists: the static PIE's RELRO becomes read-only
+/// (musl's start code leaves it writable), and the process is not dumpable. Every command, not
+/// only the daemon and the ones that read a password: any of them may hold a secret (a
+/// password, a key, the backup key) and an appliance never wants a core of this binary. A
+/// failure is a warning: a recovery console must keep working.
+fn harden_process() {
+    if let Err(err) = crate::sys::hardening::protect_relro() {
+        log::warn!("could not make the relocation data read-only: {err}");
+    }
+    if let Err(err) = crate::sys::hardening::set_not_dumpable() {
+        log::warn!("could not make the process non-dumpable: {err}");
+    }
+}
+
 pub fn main(argv: Vec<OsString>) -> u8 {
     let mut texts = Vec::with_capacity(argv.len());
     for (at, arg) in argv.iter().enumerate() {
@@ -514,6 +528,7 @@ pub fn main(argv: Vec<OsString>) -> u8 {
         Err(err) => return report("", &err),
     };
     init_logging(globals.verbosity);
+    harden_process();
 
     let (cmd, name, args): (&Command, Vec<&str>, &[&str]) = match alias {
         Some(cmd) => (cmd, vec![basename], rest),

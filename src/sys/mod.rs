@@ -10,6 +10,7 @@ pub mod clock;
 pub mod ethtool;
 pub mod filelock;
 pub mod fs;
+pub mod hardening;
 pub mod icmp;
 pub mod ids;
 #[cfg(all(target_arch = "x86_64", any(test, target_env = "musl")))]
