@@ -715,9 +715,11 @@ fn act(action: &Action, ctx: &Context, out: &mut dyn Write) -> Result<Status> {
                 _ => Err(Error::Usage("give exactly one of: a package, --commit, --rollback, --status".to_string())),
             }
         }
-        Action::PackageKeygen { prefix } => crate::upgrade::package::keygen(prefix, out),
-        Action::PackageBuild { key, version, boards, min_version, dir, output } => crate::upgrade::package::build(
-            &crate::upgrade::package::BuildRequest {
+        #[cfg(feature = "host-tools")]
+        Action::PackageKeygen { prefix } => crate::upgrade::sign::keygen(prefix, out),
+        #[cfg(feature = "host-tools")]
+        Action::PackageBuild { key, version, boards, min_version, dir, output } => crate::upgrade::sign::build(
+            &crate::upgrade::sign::BuildRequest {
                 key: std::path::Path::new(key),
                 version,
                 boards,
@@ -727,6 +729,12 @@ fn act(action: &Action, ctx: &Context, out: &mut dyn Write) -> Result<Status> {
             },
             out,
         ),
+        // Firmware builds verify packages and never sign one (see crate::upgrade::sign).
+        #[cfg(not(feature = "host-tools"))]
+        Action::PackageKeygen { .. } | Action::PackageBuild { .. } => Err(Error::Unsupported(
+            "package keygen and package build are firmware builders' tools, not in this build (scripts/build --host-tools)"
+                .to_string(),
+        )),
         Action::CertImport { crt, key, chain, pass, passphrase_set } => {
             // Re-validated: an Action may also arrive over the daemon's socket.
             let request = crate::certs::ImportRequest::from_action(
