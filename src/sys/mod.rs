@@ -13,8 +13,6 @@ pub mod fs;
 pub mod hardening;
 pub mod icmp;
 pub mod ids;
-#[cfg(all(target_arch = "x86_64", any(test, target_env = "musl")))]
-pub mod memcpy;
 pub mod netdev;
 pub mod netlink;
 pub mod poll;
