@@ -460,7 +460,14 @@ fn board_spec(ctx: &Context) -> String {
 }
 
 fn secure(path: &Path, mode: u32, gid: Option<u32>) -> Result<()> {
-    std::os::unix::fs::chown(path, Some(0), gid).map_err(|e| Error::io("chown", path, e))?;
+    // chown and chmod follow links: refuse one (the directory was made without following any,
+    // and bind(2) never follows one, so a link here was planted in between).
+    let meta = std::fs::symlink_metadata(path).map_err(|e| Error::io("stat", path, e))?;
+    if meta.file_type().is_symlink() {
+        let link = io::Error::new(io::ErrorKind::InvalidInput, "a symbolic link (never followed for writing)");
+        return Err(Error::io("secure", path, link));
+    }
+    std::os::unix::fs::lchown(path, Some(0), gid).map_err(|e| Error::io("chown", path, e))?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(|e| Error::io("chmod", path, e))
 }
 

@@ -31,9 +31,7 @@ use crate::store;
 use crate::time::Utc;
 use crate::validate::{printable, UserName};
 use nanoserde::{DeJson, SerJson};
-use std::fs::OpenOptions;
 use std::io::{self, Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -122,13 +120,7 @@ fn with_state<T>(root: &RootDir, change: impl FnOnce(&mut FailureState) -> (T, b
     if let Some(dir) = path.parent() {
         store::create_dir_all(dir, 0o700)?;
     }
-    let lock = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(&lock_path)
-        .map_err(|e| Error::io("open lock file", &lock_path, e))?;
+    let lock = store::open_lock_file(&lock_path, None)?;
     let deadline = crate::sys::clock::monotonic() + STATE_LOCK_TIMEOUT;
     while !crate::sys::filelock::try_write_lock(&lock).map_err(|e| Error::io("lock", &lock_path, e))? {
         if crate::sys::clock::monotonic() >= deadline {
@@ -399,6 +391,7 @@ fn describe(config: &Config, ctx: &Context, json: bool, out: &mut dyn Write) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
 
     #[test]
     fn a_host_is_locked_after_max_failures_and_free_after_the_window() {

@@ -595,6 +595,8 @@ pub fn main(argv: Vec<OsString>) -> u8 {
     if !std::path::Path::new(&root).is_dir() {
         return report(&command_name, &Error::Usage(format!("--root {root}: not a directory")));
     }
+    // Every write under the root walks down from it without following a link.
+    crate::paths::trust_root(&RootDir::new(&root));
     let is_root = crate::sys::ids::real_uid() == 0;
     if !is_root && action.kind() != ActionKind::Shell && (globals.role.is_some() || globals.board.is_some()) {
         return report(&command_name, &Error::Usage("--role and --board are for root only".to_string()));
