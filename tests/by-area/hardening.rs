@@ -252,3 +252,46 @@ fn a_process_of_the_binary_is_not_dumpable() {
     assert_eq!(owner, 0, "/proc/{pid}/environ is not root's: the process is dumpable");
     assert!(!peek.status.success(), "the same user read the process's environment");
 }
+
+/// `cert import --pass-stdin` takes the passphrase of an encrypted key from standard input, so
+/// that it never is in argv (/proc/PID/cmdline); `--pass` still works, with a warning that says
+/// why not to use it.
+#[test]
+fn a_passphrase_can_come_on_standard_input_and_argv_gets_a_warning() {
+    if !is_root() {
+        skip("runs the binary as root (the in-process path)");
+        return;
+    }
+    if std::process::Command::new("openssl").arg("version").output().map(|o| !o.status.success()).unwrap_or(true) {
+        skip("needs openssl for the encrypted key (scripts/test installs it)");
+        return;
+    }
+    let root = sandbox("pass-stdin");
+    let fx = TempDir::new("pass-stdin-fx");
+    let ssl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl").args(args).current_dir(fx.path()).output().unwrap();
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    ssl(&["req", "-x509", "-nodes", "-days", "30", "-subj", "/CN=fixture", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-keyout", "plain.key", "-out", "c.crt"]);
+    let pass = "Stdin#Pass(7)";
+    ssl(&["pkcs8", "-topk8", "-v2", "aes-256-cbc", "-in", "plain.key", "-out", "enc.key", "-passout", &format!("pass:{pass}")]);
+    let (crt, key) = (fx.path().join("c.crt"), fx.path().join("enc.key"));
+    let (crt, key) = (crt.to_str().unwrap(), key.to_str().unwrap());
+
+    let run = sensorctl(root.path(), &["cert", "import", "--crt", crt, "--key", key, "--pass-stdin"]).stdin(format!("{pass}\n").as_bytes()).run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!run.stdout.contains("--pass"), "no warning about argv: {}", run.stdout);
+    let wrong = sensorctl(root.path(), &["cert", "import", "--crt", crt, "--key", key, "--pass-stdin"]).stdin(b"Wrong#Pass(7)\n").run();
+    assert_eq!(wrong.code, 2, "{}", wrong.stderr);
+    assert!(wrong.stderr.contains("wrong passphrase"), "{}", wrong.stderr);
+    let none = sensorctl(root.path(), &["cert", "import", "--crt", crt, "--key", key, "--pass-stdin"]).run();
+    assert_eq!(none.code, 2, "{}", none.stderr);
+    let both = sensorctl(root.path(), &["cert", "import", "--crt", crt, "--key", key, "--pass-stdin", "--pass", pass]).run();
+    assert_eq!(both.code, 2, "{}", both.stderr);
+    assert!(both.stderr.contains("either --pass or --pass-stdin"), "{}", both.stderr);
+
+    let argv = sensorctl(root.path(), &["cert", "import", "--crt", crt, "--key", key, "--pass", pass]).run();
+    assert_eq!(argv.code, 0, "{}", argv.stderr);
+    assert!(argv.stdout.starts_with("warning: --pass puts the passphrase in the command line"), "{}", argv.stdout);
+    assert!(argv.stdout.contains("prefer --pass-stdin"), "{}", argv.stdout);
+}
