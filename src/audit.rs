@@ -23,9 +23,7 @@ use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::role::Caller;
 use crate::time::Utc;
-use std::fs::OpenOptions;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 /// The audit log, relative to the root.
@@ -58,27 +56,19 @@ pub fn format_line(unix_time: i64, caller: &Caller, action: &str, target: &str, 
     )
 }
 
-/// Appends `line` and a newline to the log at `path` in one write, then makes it durable.
+/// Appends `line` and a newline to the log at `path` in one write, then makes it durable. The
+/// log is opened with `O_NOFOLLOW` in a directory reached without following a link
+/// ([`crate::store::open_append`]): a link planted at the log's path fails the append, and
+/// never makes root append to the file it points at.
 pub fn append(path: &Path, line: &str) -> Result<()> {
-    if let Some(dir) = path.parent() {
-        crate::store::create_dir_all(dir, 0o750)?;
-    }
-    let existed = path.exists();
-    let mut file = OpenOptions::new()
-        .append(true)
-        .create(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| Error::io("open", path, e))?;
+    let (mut file, created) = crate::store::open_append(path, 0o750)?;
     let mut entry = String::with_capacity(line.len() + 1);
     entry.push_str(line);
     entry.push('\n');
     file.write_all(entry.as_bytes()).map_err(|e| Error::io("append to", path, e))?;
     file.sync_data().map_err(|e| Error::io("fsync", path, e))?;
-    if !existed {
-        if let Some(dir) = path.parent() {
-            crate::store::sync_dir(dir)?;
-        }
+    if let Some(dir) = created {
+        dir.sync()?;
     }
     Ok(())
 }

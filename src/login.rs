@@ -31,9 +31,7 @@ use crate::store;
 use crate::time::Utc;
 use crate::validate::{printable, UserName};
 use nanoserde::{DeJson, SerJson};
-use std::fs::OpenOptions;
 use std::io::{self, Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -122,13 +120,7 @@ fn with_state<T>(root: &RootDir, change: impl FnOnce(&mut FailureState) -> (T, b
     if let Some(dir) = path.parent() {
         store::create_dir_all(dir, 0o700)?;
     }
-    let lock = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(&lock_path)
-        .map_err(|e| Error::io("open lock file", &lock_path, e))?;
+    let lock = store::open_lock_file(&lock_path, None)?;
     let deadline = crate::sys::clock::monotonic() + STATE_LOCK_TIMEOUT;
     while !crate::sys::filelock::try_write_lock(&lock).map_err(|e| Error::io("lock", &lock_path, e))? {
         if crate::sys::clock::monotonic() >= deadline {
@@ -203,6 +195,9 @@ pub fn auth(ctx: &Context, pam_type: &str, user: &str, rhost: Option<&str>, _out
         audit::record(ctx, "login", &target, "refused: malformed PAM_RHOST");
         return Err(Error::Problem("login refused: malformed PAM_RHOST".to_string()));
     }
+    // Counted per host in one spelling: `2001:0db8:0::1` and `2001:db8::1` are one host.
+    let host_key = host.map(normalize_host);
+    let host = host_key.as_deref();
     let config = login_config(ctx);
     let window = i64::try_from(config.login_lockout_window().as_secs()).unwrap_or(i64::MAX / 4);
     let max_failed = config.login_max_failed();
@@ -243,6 +238,21 @@ pub fn auth(ctx: &Context, pam_type: &str, user: &str, rhost: Option<&str>, _out
     };
     audit::record(ctx, "login", &target, &result);
     Err(Error::Problem(format!("authentication failed for {}{from}", printable(user))))
+}
+
+/// The form a remote host is counted under: an IP address in its canonical text (RFC 5952
+/// for IPv6: `2001:0db8:0::1` is `2001:db8::1`; an IPv4-mapped IPv6 address is its IPv4
+/// address; brackets dropped), a host name in lower case. Anything else as it came.
+pub fn normalize_host(host: &str) -> String {
+    let bare = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    match bare.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => v6.to_string(),
+        },
+        Ok(ip) => ip.to_string(),
+        Err(_) => host.to_ascii_lowercase(),
+    }
 }
 
 /// The password pam_exec's `expose_authtok` writes: the token and a NUL (older pam_exec: no
@@ -399,6 +409,17 @@ fn describe(config: &Config, ctx: &Context, json: bool, out: &mut dyn Write) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_host_is_counted_under_one_spelling() {
+        assert_eq!(normalize_host("2001:0db8:0::1"), "2001:db8::1");
+        assert_eq!(normalize_host("2001:db8::1"), "2001:db8::1");
+        assert_eq!(normalize_host("2001:DB8:0:0:0:0:0:1"), "2001:db8::1");
+        assert_eq!(normalize_host("[2001:db8::1]"), "2001:db8::1");
+        assert_eq!(normalize_host("::ffff:10.6.6.6"), "10.6.6.6");
+        assert_eq!(normalize_host("10.6.6.6"), "10.6.6.6");
+        assert_eq!(normalize_host("Attacker.Example"), "attacker.example");
+    }
 
     #[test]
     fn a_host_is_locked_after_max_failures_and_free_after_the_window() {

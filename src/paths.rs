@@ -51,6 +51,38 @@ impl RootDir {
     }
 }
 
+/// The root prefix of this process, registered once by [`trust_root`]: where writes start their
+/// walk ([`write_base`]).
+static WRITE_ROOT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// Registers `root` as the trusted directory every write under it starts from (the first call
+/// wins; the CLI calls it once with `--root`). The root prefix itself may be reached through
+/// symbolic links (the operator chose it); nothing below it may be, for writing.
+pub fn trust_root(root: &RootDir) {
+    let _ = WRITE_ROOT.set(root.path().to_path_buf());
+}
+
+/// Splits the directory `dir`, about to be written in, into the trusted base its walk starts
+/// from and the part below it that must have no symbolic link: under the registered root, the
+/// root and the rest; elsewhere (a path the caller named outside the root, or no root
+/// registered, as in unit tests) its deepest existing ancestor and the part still to be made.
+pub fn write_base(dir: &Path) -> (PathBuf, PathBuf) {
+    if let Some(root) = WRITE_ROOT.get() {
+        if let Ok(rel) = dir.strip_prefix(root) {
+            return (root.clone(), rel.to_path_buf());
+        }
+    }
+    let mut base = dir;
+    while !base.is_dir() {
+        match base.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => base = parent,
+            _ => return (PathBuf::from("."), dir.to_path_buf()),
+        }
+    }
+    let rel = dir.strip_prefix(base).map(Path::to_path_buf).unwrap_or_default();
+    (base.to_path_buf(), rel)
+}
+
 fn is_kernel_tree(path: &Path) -> bool {
     ["/proc", "/sys", "/dev"].iter().any(|tree| path.starts_with(tree))
 }

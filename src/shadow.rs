@@ -10,9 +10,8 @@
 use crate::error::{Error, Result};
 use crate::paths::RootDir;
 use crate::store;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -34,13 +33,8 @@ pub struct PwdLock {
 /// (exit 75) and nothing is changed.
 pub fn lock(root: &RootDir, timeout: Duration) -> Result<PwdLock> {
     let path = root.resolve(LOCK_FILE);
-    let file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(&path)
-        .map_err(|e| Error::io("open lock file", &path, e))?;
+    // Never through a link (a link planted there would make root create or lock its target).
+    let file = store::open_lock_file(&path, None)?;
     let deadline = crate::sys::clock::monotonic() + timeout;
     let mut said = false;
     loop {
@@ -136,7 +130,8 @@ pub fn set_hash(root: &RootDir, user: &str, hash: &str, _lock: &PwdLock) -> Resu
     let old = read(root)?;
     let (now, _) = crate::sys::clock::realtime();
     let new = with_new_hash(&old, user, hash, now.div_euclid(86_400), &path)?;
-    store::replace(&path, &new, store::Mode::Preserve)
+    // Debian's 0640 when the old file cannot lend its mode (it was a link, say): never 0644.
+    store::replace(&path, &new, store::Mode::PreserveOr(0o640))
 }
 
 /// Removes the temporary files (`.<name>.tmp-*`, see [`crate::store`]) that a killed writer

@@ -1,27 +1,103 @@
-//! Atomic, durable file replacement: the only way sensorctl changes a file.
+//! Atomic, durable file replacement: the only way sensorctl changes a file; and the other ways
+//! it writes under the root (lock files, appended logs, directories), all of which never follow
+//! a symbolic link.
 //!
-//! write a temporary file in the same directory → fsync it → rename it over the target →
-//! fsync the directory. A crash or a kill at any instant leaves either the old file or the new
-//! one under the target name, never a torn one; after `replace` returns, the new file survives a
-//! power cut. The new file keeps the old one's mode and owner, or gets 0600 for secrets.
+//! Replacing: write a temporary file in the same directory → fsync it → rename it over the
+//! target → fsync the directory. A crash or a kill at any instant leaves either the old file or
+//! the new one under the target name, never a torn one; after `replace` returns, the new file
+//! survives a power cut.
 //!
-//! Needs write access to the target's directory (and root to keep another user's ownership).
+//! Links: the directory written in is reached from the trusted root prefix one component at a
+//! time with `O_NOFOLLOW` ([`crate::sys::fs::open_dir_beneath`], from
+//! [`crate::paths::write_base`]), so no directory below the root may be a symbolic link; the
+//! file itself is opened, created, examined and renamed relative to that directory descriptor,
+//! with `O_NOFOLLOW`, `O_EXCL` or `AT_SYMLINK_NOFOLLOW`: a link planted at the target is
+//! replaced (by the rename) or refused (for appends and locks), never followed.
+//!
+//! Ownership comes from the file's spec ([`Mode`]), never from what is at the path: the new file
+//! belongs to the writer (root on an appliance), a secret is 0600, and the group and mode of the
+//! file being replaced are kept only when it is a regular file that already belongs to the
+//! writer (so root's `/etc/shadow` stays `root:shadow 0640`, and a file someone else placed, or
+//! a link to one, can never hand its owner a secret).
+//!
+//! Needs write access to the target's directory.
 #![forbid(unsafe_code)]
 
 use crate::error::{Error, Result};
-use std::fs::{self, File, OpenOptions};
+use std::ffi::{OsStr, OsString};
+use std::fs::{self, File};
 use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 /// Who may read the file once written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
-    /// Keep the existing file's mode and owner; a new file gets 0644.
+    /// Owned by the writer; a new file gets 0644, a replaced one keeps the mode and group it
+    /// had if it was a regular file owned by the writer (a link or another user's file: 0644).
     Preserve,
-    /// 0600, whatever the file had before: keys, hashes, secrets.
+    /// [`Mode::Preserve`] with another mode than 0644 for a new file (or one that replaces a
+    /// link or another user's file): `/etc/shadow`'s 0640.
+    PreserveOr(u32),
+    /// 0600 and owned by the writer, whatever was there before: keys, hashes, secrets.
     Secret,
+}
+
+/// A directory under the root, opened for writing in without following links.
+#[derive(Debug)]
+pub struct Dir {
+    fd: OwnedFd,
+    path: PathBuf,
+}
+
+impl Dir {
+    /// Opens `dir` (creating it and its missing parents with `create` mode when given).
+    pub fn open(dir: &Path, create: Option<u32>) -> Result<Dir> {
+        let (base, rel) = crate::paths::write_base(dir);
+        let fd =
+            crate::sys::fs::open_dir_beneath(&base, &rel, create).map_err(|e| Error::io("open directory", dir, e))?;
+        Ok(Dir { fd, path: dir.to_path_buf() })
+    }
+
+    /// The directory's path (for messages).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// fsync(2) on the directory, so that a rename or a new entry in it survives a power cut.
+    pub fn sync(&self) -> Result<()> {
+        fsync_fd(&self.fd).map_err(|e| Error::io("fsync directory", &self.path, e))
+    }
+
+    /// Opens the regular file `name` here for writing (appending with `append`), creating it
+    /// with `mode`; a link or anything but a regular file is refused.
+    pub fn open_file(&self, name: &OsStr, append: bool, mode: u32) -> Result<File> {
+        crate::sys::fs::open_file_at(&self.fd, name, append, mode)
+            .map_err(|e| Error::io("open", self.path.join(name), e))
+    }
+
+    /// A new regular file `name` here (`O_EXCL`: an existing name, a link too, fails).
+    pub fn create_new(&self, name: &OsStr, mode: u32) -> io::Result<File> {
+        crate::sys::fs::create_new_at(&self.fd, name, mode)
+    }
+
+    /// Renames `from` over `to`, both here.
+    pub fn rename(&self, from: &OsStr, to: &OsStr) -> Result<()> {
+        crate::sys::fs::rename_at(&self.fd, from, to).map_err(|e| Error::io("rename into place", self.path.join(to), e))
+    }
+}
+
+fn fsync_fd(fd: &OwnedFd) -> io::Result<()> {
+    // A directory descriptor: fsync works on any open description.
+    File::from(fd.try_clone()?).sync_all()
+}
+
+fn file_name(path: &Path) -> Result<OsString> {
+    path.file_name()
+        .map(OsStr::to_os_string)
+        .ok_or_else(|| Error::io("write", path, io::Error::new(io::ErrorKind::InvalidInput, "no file name")))
 }
 
 /// Replaces `path` with `contents` atomically and durably (see the module doc).
@@ -34,6 +110,9 @@ pub fn replace(path: &Path, contents: &[u8], mode: Mode) -> Result<()> {
 /// it. Changes to several files that must happen together stage them all first.
 #[derive(Debug)]
 pub struct Staged {
+    dir: Dir,
+    temp_name: OsString,
+    name: OsString,
     temp: PathBuf,
     target: PathBuf,
     done: bool,
@@ -56,18 +135,19 @@ impl Staged {
         self.temp.clone()
     }
 
-    /// Renames the temporary file over the target and makes the rename durable.
+    /// Renames the temporary file over the target (both relative to the directory opened
+    /// without following links) and makes the rename durable.
     pub fn commit(mut self) -> Result<()> {
-        fs::rename(&self.temp, &self.target).map_err(|e| Error::io("rename into place", &self.target, e))?;
+        self.dir.rename(&self.temp_name, &self.name)?;
         self.done = true;
-        sync_dir(&parent_dir(&self.target))
+        self.dir.sync()
     }
 }
 
 impl Drop for Staged {
     fn drop(&mut self) {
         if !self.done {
-            let _ = fs::remove_file(&self.temp);
+            let _ = crate::sys::fs::unlink_at(&self.dir.fd, &self.temp_name);
         }
     }
 }
@@ -75,35 +155,33 @@ impl Drop for Staged {
 /// Everything [`replace`] does but the rename: the new contents, with the old file's mode and
 /// owner (or as `mode` says), in a fsynced temporary file beside `path`.
 pub fn stage(path: &Path, contents: &[u8], mode: Mode) -> Result<Staged> {
-    let dir = parent_dir(path);
-    let old = match fs::metadata(path) {
-        Ok(meta) => Some(meta),
-        Err(err) if err.kind() == io::ErrorKind::NotFound => None,
-        Err(err) => return Err(Error::io("stat", path, err)),
-    };
-    remove_stale_temps(&dir, path);
-    let (temp_path, mut temp) = create_temp(&dir, path)?;
+    let dir = Dir::open(&parent_dir(path), None)?;
+    let name = file_name(path)?;
+    let old = crate::sys::fs::entry_at(&dir.fd, &name).map_err(|e| Error::io("stat", path, e))?;
+    remove_stale_temps(&dir, &name);
+    let (temp_name, mut temp) = create_temp(&dir, &name)?;
+    let temp_path = dir.path.join(&temp_name);
     let result = (|| {
-        let permissions = match (mode, &old) {
-            (Mode::Secret, _) => 0o600,
-            (Mode::Preserve, Some(meta)) => meta.mode() & 0o7777,
-            (Mode::Preserve, None) => 0o644,
+        let writer = crate::sys::ids::effective_ids().0;
+        let (permissions, group) = match (mode, old) {
+            (Mode::Secret, _) => (0o600, None),
+            (Mode::Preserve | Mode::PreserveOr(_), Some((true, uid, gid, bits))) if uid == writer => {
+                (bits & 0o0777, Some(gid))
+            }
+            (Mode::Preserve, _) => (0o644, None),
+            (Mode::PreserveOr(bits), _) => (bits & 0o0777, None),
         };
-        temp.set_permissions(fs::Permissions::from_mode(permissions))
-            .map_err(|e| Error::io("chmod", &temp_path, e))?;
-        if let Some(meta) = &old {
-            // Keep the owner (e.g. root:shadow on /etc/shadow). Only root can give a file away;
-            // for anyone else the file is already theirs or the rename below would fail anyway.
-            if (meta.uid(), meta.gid()) != current_owner(&temp, &temp_path)? {
-                std::os::unix::fs::fchown(&temp, Some(meta.uid()), Some(meta.gid()))
-                    .map_err(|e| Error::io("chown", &temp_path, e))?;
+        if let Some(gid) = group {
+            if Some(gid) != temp.metadata().ok().map(|m| std::os::unix::fs::MetadataExt::gid(&m)) {
+                std::os::unix::fs::fchown(&temp, None, Some(gid)).map_err(|e| Error::io("chown", &temp_path, e))?;
             }
         }
+        temp.set_permissions(fs::Permissions::from_mode(permissions)).map_err(|e| Error::io("chmod", &temp_path, e))?;
         temp.write_all(contents).map_err(|e| Error::io("write", &temp_path, e))?;
         temp.sync_all().map_err(|e| Error::io("fsync", &temp_path, e))
     })();
     // From here the temporary file is removed on every failure (and on drop).
-    let staged = Staged { temp: temp_path, target: path.to_path_buf(), done: false };
+    let staged = Staged { dir, temp_name, name, temp: temp_path, target: path.to_path_buf(), done: false };
     result.map(|()| staged)
 }
 
@@ -112,16 +190,7 @@ pub fn stage(path: &Path, contents: &[u8], mode: Mode) -> Result<Staged> {
 /// released by the kernel also when the process is killed. Held by another: a temporary
 /// failure (exit 75) saying `busy`, and nothing was changed.
 pub fn lock_exclusive(path: &Path, dir_mode: u32, busy: &str) -> Result<File> {
-    if let Some(dir) = path.parent() {
-        create_dir_all(dir, dir_mode)?;
-    }
-    let file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| Error::io("open", path, e))?;
+    let file = open_lock_file(path, Some(dir_mode))?;
     match crate::sys::fs::try_lock_exclusive(&file) {
         Ok(()) => Ok(file),
         Err(err) if err.kind() == io::ErrorKind::WouldBlock => Err(Error::Temporary(format!("{busy}; try again"))),
@@ -129,28 +198,36 @@ pub fn lock_exclusive(path: &Path, dir_mode: u32, busy: &str) -> Result<File> {
     }
 }
 
+/// Opens (creating it 0600) the lock file at `path`, its directory made with `dir_mode` when
+/// given and missing; a link there is refused, never followed.
+pub fn open_lock_file(path: &Path, dir_mode: Option<u32>) -> Result<File> {
+    let dir = Dir::open(&parent_dir(path), dir_mode)?;
+    dir.open_file(&file_name(path)?, false, 0o600).map_err(|e| match e {
+        Error::Io { source, .. } => Error::io("open lock file", path, source),
+        other => other,
+    })
+}
+
+/// Opens the log at `path` for appending (creating it 0600, and its directory with
+/// `dir_mode`); a link there is refused, never followed. Returns the file and whether it was
+/// created now (its directory entry then needs an fsync of the directory, returned too).
+pub fn open_append(path: &Path, dir_mode: u32) -> Result<(File, Option<Dir>)> {
+    let dir = Dir::open(&parent_dir(path), Some(dir_mode))?;
+    let name = file_name(path)?;
+    let existed = crate::sys::fs::entry_at(&dir.fd, &name).map_err(|e| Error::io("stat", path, e))?.is_some();
+    let file = dir.open_file(&name, true, 0o600)?;
+    Ok((file, (!existed).then_some(dir)))
+}
+
 /// Creates the directory `dir` and its parents with `mode` for the ones it makes, then makes the
-/// new entries durable.
+/// new entries durable; no directory on the way below the root may be a link.
 pub fn create_dir_all(dir: &Path, mode: u32) -> Result<()> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    if let Some(parent) = dir.parent() {
-        create_dir_all(parent, mode)?;
-    }
-    match fs::DirBuilder::new().mode(mode).create(dir) {
-        Ok(()) => {}
-        Err(err) if err.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => return Ok(()),
-        Err(err) => return Err(Error::io("create directory", dir, err)),
-    }
-    sync_dir(&parent_dir(dir))
+    Dir::open(dir, Some(mode)).map(|_| ())
 }
 
 /// fsync(2) on a directory, so that a rename or a new entry in it survives a power cut.
 pub fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|handle| handle.sync_all())
-        .map_err(|e| Error::io("fsync directory", dir, e))
+    File::open(dir).and_then(|handle| handle.sync_all()).map_err(|e| Error::io("fsync directory", dir, e))
 }
 
 fn parent_dir(path: &Path) -> PathBuf {
@@ -160,22 +237,20 @@ fn parent_dir(path: &Path) -> PathBuf {
     }
 }
 
-fn current_owner(file: &File, path: &Path) -> Result<(u32, u32)> {
-    let meta = file.metadata().map_err(|e| Error::io("stat", path, e))?;
-    Ok((meta.uid(), meta.gid()))
-}
-
 /// Removes the temporary files of `target` that a killed writer left behind (`.<name>.tmp-<pid>-<n>`
 /// whose process is gone): without this every kill at the wrong instant leaves one more copy of
 /// the file, a secret's too, beside it. A writer that is still running keeps its file. Best effort:
 /// a leftover that cannot be removed stays until the next write.
-fn remove_stale_temps(dir: &Path, target: &Path) {
-    let Some(name) = target.file_name().map(|n| n.to_string_lossy().into_owned()) else { return };
-    let prefix = format!(".{name}.tmp-");
-    let Ok(entries) = fs::read_dir(dir) else { return };
+fn remove_stale_temps(dir: &Dir, target: &OsStr) {
+    let prefix = format!(".{}.tmp-", target.to_string_lossy());
+    let Ok(entries) = fs::read_dir(&dir.path) else {
+        return;
+    };
     for entry in entries.flatten() {
         let file_name = entry.file_name();
-        let Some(rest) = file_name.to_str().and_then(|n| n.strip_prefix(&prefix)) else { continue };
+        let Some(rest) = file_name.to_str().and_then(|n| n.strip_prefix(&prefix)) else {
+            continue;
+        };
         let Some(pid) = rest.split_once('-').and_then(|(pid, n)| {
             n.parse::<u32>().ok()?;
             pid.parse::<u32>().ok()
@@ -188,23 +263,22 @@ fn remove_stale_temps(dir: &Path, target: &Path) {
         };
         if pid != std::process::id() && gone {
             log::info!("removing {}: left by a writer that was killed", entry.path().display());
-            let _ = fs::remove_file(entry.path());
+            let _ = crate::sys::fs::unlink_at(&dir.fd, &file_name);
         }
     }
 }
 
 /// Opens a fresh temporary file beside `target`, named `.<name>.tmp-<pid>-<n>` so that a crash
 /// leftover is recognisable and can never be mistaken for the real file.
-fn create_temp(dir: &Path, target: &Path) -> Result<(PathBuf, File)> {
+fn create_temp(dir: &Dir, target: &OsStr) -> Result<(OsString, File)> {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     loop {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let temp_path = dir.join(format!(".{name}.tmp-{}-{n}", std::process::id()));
-        match OpenOptions::new().write(true).create_new(true).mode(0o600).open(&temp_path) {
-            Ok(file) => return Ok((temp_path, file)),
+        let temp_name = OsString::from(format!(".{}.tmp-{}-{n}", target.to_string_lossy(), std::process::id()));
+        match dir.create_new(&temp_name, 0o600) {
+            Ok(file) => return Ok((temp_name, file)),
             Err(err) if err.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(err) => return Err(Error::io("create temporary file", &temp_path, err)),
+            Err(err) => return Err(Error::io("create temporary file", dir.path.join(&temp_name), err)),
         }
     }
 }
@@ -213,6 +287,7 @@ fn create_temp(dir: &Path, target: &Path) -> Result<(PathBuf, File)> {
 mod tests {
     use super::*;
     use crate::testutil::TempDir;
+    use std::os::unix::fs::MetadataExt;
 
     #[test]
     fn a_held_lock_is_a_temporary_failure_that_names_the_holder() {
@@ -273,10 +348,8 @@ mod tests {
         fs::write(blocker.join("x"), b"").unwrap();
         assert!(replace(&blocker, b"new", Mode::Preserve).is_err());
         assert_eq!(fs::read(&target).unwrap(), b"old");
-        let names: Vec<String> = fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
+        let names: Vec<String> =
+            fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
         assert!(names.iter().all(|n| !n.contains(".tmp-")), "{names:?}");
     }
 

@@ -29,6 +29,8 @@ mod console;
 mod crash_consistency;
 #[path = "by-area/daemon.rs"]
 mod daemon;
+#[path = "by-area/hardening.rs"]
+mod hardening;
 #[path = "by-area/hostile_args.rs"]
 mod hostile_args;
 #[path = "by-area/internet.rs"]

@@ -108,19 +108,29 @@ pub fn prepare(action: &Action, ctx: &Context, prompter: &mut dyn Prompter, out:
             Prepared::PasswordReset(crate::users::prepare_reset(ctx, user, how, prompter)?)
         }
         Action::OwnPassword {} => Prepared::OwnPassword(crate::users::prepare_own(ctx, prompter, out)?),
-        Action::BackupRestore { file, yes, .. } => match crate::backup::restore::choose(ctx, file.as_ref(), *yes, prompter)? {
-            Some(path) => Prepared::Restore(path),
-            None => {
-                crate::outcome::emit(out, "Restore cancelled; nothing was changed.")?;
-                Prepared::Declined(Status::Problem)
+        Action::BackupRestore { file, yes, .. } => {
+            match crate::backup::restore::choose(ctx, file.as_ref(), *yes, prompter)? {
+                Some(path) => Prepared::Restore(path),
+                None => {
+                    crate::outcome::emit(out, "Restore cancelled; nothing was changed.")?;
+                    Prepared::Declined(Status::Problem)
+                }
             }
-        },
+        }
         Action::NtpEnable { server } => Prepared::NtpSample(crate::ntp::measure(ctx, *server)?),
         Action::CaptureFilter { given, legacy_alias, .. } => {
             if *legacy_alias && !matches!(ctx.caller.role, crate::role::Role::Cyberx | crate::role::Role::Root) {
-                crate::audit::record(ctx, "capture-filter", &action.audit_target(), "denied: cyberx-xsense-capture-filter is for cyberx");
+                crate::audit::record(
+                    ctx,
+                    "capture-filter",
+                    &action.audit_target(),
+                    "denied: cyberx-xsense-capture-filter is for cyberx",
+                );
                 return Err(Error::Denied {
-                    role: format!("{} (cyberx-xsense-capture-filter is for cyberx; use network capture-filter)", ctx.caller.role),
+                    role: format!(
+                        "{} (cyberx-xsense-capture-filter is for cyberx; use network capture-filter)",
+                        ctx.caller.role
+                    ),
                 });
             }
             Prepared::CaptureFilter(match given {
@@ -128,7 +138,9 @@ pub fn prepare(action: &Action, ctx: &Context, prompter: &mut dyn Prompter, out:
                 None => crate::capture_filter::command::ask(prompter)?,
             })
         }
-        Action::Upgrade { package: Some(package), .. } => Prepared::Package(crate::upgrade::open_package(ctx, package)?),
+        Action::Upgrade { package: Some(package), .. } => {
+            Prepared::Package(crate::upgrade::open_package(ctx, package)?)
+        }
         Action::NetworkReconfigure { interface, ip, subnet, gateway, dns, monitors, erspan, backup_dir, yes } => {
             let given = crate::netconf::wizard::Given {
                 interface: interface.clone(),
@@ -235,9 +247,11 @@ fn act(action: &Action, prepared: Prepared, ctx: &Context, out: &mut dyn Write) 
                 _ => Err(Error::Usage("give exactly one of: a package, --commit, --rollback, --status".to_string())),
             }
         }
-        Action::PackageKeygen { prefix } => crate::upgrade::package::keygen(prefix, out),
-        Action::PackageBuild { key, version, boards, min_version, dir, output } => crate::upgrade::package::build(
-            &crate::upgrade::package::BuildRequest {
+        #[cfg(feature = "host-tools")]
+        Action::PackageKeygen { prefix } => crate::upgrade::sign::keygen(prefix, out),
+        #[cfg(feature = "host-tools")]
+        Action::PackageBuild { key, version, boards, min_version, dir, output } => crate::upgrade::sign::build(
+            &crate::upgrade::sign::BuildRequest {
                 key: std::path::Path::new(key),
                 version,
                 boards,
@@ -247,6 +261,12 @@ fn act(action: &Action, prepared: Prepared, ctx: &Context, out: &mut dyn Write) 
             },
             out,
         ),
+        // Firmware builds verify packages and never sign one (see crate::upgrade::sign).
+        #[cfg(not(feature = "host-tools"))]
+        Action::PackageKeygen { .. } | Action::PackageBuild { .. } => Err(Error::Unsupported(
+            "package keygen and package build are firmware builders' tools, not in this build (scripts/build --host-tools)"
+                .to_string(),
+        )),
         Action::CertImport { crt, key, chain, pass, passphrase_set } => {
             let request = crate::certs::ImportRequest::from_action(crt, key, chain.as_deref(), pass.as_deref(), *passphrase_set)?;
             crate::certs::import(ctx, &request, out)

@@ -1,17 +1,19 @@
 //! CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320), the checksum of the gzip trailer.
 //!
 //! miniz_oxide computes Adler-32 for zlib streams but not CRC-32, so gzip needs its own. It runs
-//! over every byte a backup holds, on both sides, so it is slicing-by-16 (sixteen 1 KiB tables
-//! built at compile time) rather than the byte-at-a-time loop: about ten times faster, 16 KiB of
-//! tables.
+//! over every byte a backup holds, on both sides, so it is slicing-by-16 (sixteen 1 KiB tables)
+//! rather than the byte-at-a-time loop: about ten times faster. The 16 KiB of tables are built
+//! at run time, on the first use (a few microseconds), on the heap: built at compile time they
+//! were 16 KiB of the binary (and a `OnceLock` holding them inline lands in `.data`, not
+//! `.bss`, because its `Once` state does not start at zero).
 //!
 //! Pure; needs no privileges.
 #![forbid(unsafe_code)]
 
 const POLY: u32 = 0xEDB8_8320;
 
-const fn make_tables() -> [[u32; 256]; 16] {
-    let mut tables = [[0u32; 256]; 16];
+fn make_tables() -> Box<[[u32; 256]; 16]> {
+    let mut tables = Box::new([[0u32; 256]; 16]);
     let mut n = 0;
     while n < 256 {
         let mut c = n as u32;
@@ -36,7 +38,8 @@ const fn make_tables() -> [[u32; 256]; 16] {
     tables
 }
 
-static TABLES: [[u32; 256]; 16] = make_tables();
+/// Built on first use (see the module doc).
+static TABLES: std::sync::OnceLock<Box<[[u32; 256]; 16]>> = std::sync::OnceLock::new();
 
 /// A running CRC-32.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,7 +59,7 @@ impl Crc32 {
 
     /// Adds `data` to the checksum.
     pub fn update(&mut self, data: &[u8]) {
-        let t = &TABLES;
+        let t = TABLES.get_or_init(make_tables);
         let mut crc = !self.0;
         let mut chunks = data.chunks_exact(16);
         for chunk in &mut chunks {

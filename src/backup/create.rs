@@ -18,13 +18,13 @@
 
 use super::format::{self, EndLine, EntryLine, Head, Line, Lines, PosWriter, RegionReader, HASH_LINE};
 use super::{inside, lock, lower_priority, mib, Root, Settings};
-use crate::outcome::Status;
 use crate::archive::gzip::{self, DeflateWriter, GzipReader, StoredWriter};
 use crate::archive::tar::{self, Entry, Kind};
 use crate::cancel::Cancel;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::outcome::emit;
+use crate::outcome::Status;
 use crate::store;
 use nanoserde::SerJson;
 use ring::digest;
@@ -65,13 +65,16 @@ pub fn run(ctx: &Context, out: &mut dyn Write) -> Result<Status> {
     lower_priority();
     let _lock = lock(&settings)?;
     super::restore::recover(&settings, out)?;
-    store::create_dir_all(&settings.dir, 0o700)?;
+    // The backup directory is reached without following a link, and the new file is created
+    // in it relative to that descriptor (O_EXCL, O_NOFOLLOW).
+    let backup_dir = store::Dir::open(&settings.dir, Some(0o700))?;
     remove_temporaries(&settings.dir)?;
     let key = super::load_or_create_key(ctx)?;
     let started_ms = super::now_ms();
     let name = super::backup_name(&crate::sys::uname::hostname(), started_ms, &crate::product::version());
     let final_path = settings.dir.join(&name);
-    let temp_path = settings.dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let temp_name = format!(".{name}.tmp-{}", std::process::id());
+    let temp_path = settings.dir.join(&temp_name);
     let head = Head {
         format: format::FORMAT,
         product_version: crate::product::version(),
@@ -81,12 +84,16 @@ pub fn run(ctx: &Context, out: &mut dyn Write) -> Result<Status> {
         created_ms: started_ms,
         roots: settings.roots.iter().map(|r| r.rel.clone()).collect(),
     };
-    let written = write_backup(&settings, &key, &temp_path, &head, &ctx.cancel, out).and_then(|counts| {
-        crate::sys::fs::rename_noreplace(&temp_path, &final_path)
-            .map_err(|e| Error::io("rename into place", &final_path, e))?;
-        store::sync_dir(&settings.dir)?;
-        Ok(counts)
-    });
+    let created =
+        backup_dir.create_new(std::ffi::OsStr::new(&temp_name), 0o600).map_err(|e| Error::io("create", &temp_path, e));
+    let written = created
+        .and_then(|file| write_backup(&settings, &key, file, &temp_path, &head, &ctx.cancel, out))
+        .and_then(|counts| {
+            crate::sys::fs::rename_noreplace(&temp_path, &final_path)
+                .map_err(|e| Error::io("rename into place", &final_path, e))?;
+            store::sync_dir(&settings.dir)?;
+            Ok(counts)
+        });
     let counts = match written {
         Ok(counts) => counts,
         Err(err) => {
@@ -171,22 +178,17 @@ impl Write for DataSink<'_> {
     }
 }
 
-/// Writes the whole backup into `temp` (created, 0600); fsynced when it returns.
+/// Writes the whole backup into `file`, just created (0600, read-write) at `temp`; fsynced
+/// when it returns.
 fn write_backup(
     settings: &Settings,
     key: &ring::hmac::Key,
+    file: std::fs::File,
     temp: &Path,
     head: &Head,
     cancel: &Cancel,
     out: &mut dyn Write,
 ) -> Result<Counts> {
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(temp)
-        .map_err(|e| Error::io("create", temp, e))?;
     let io_err = |op: &'static str| move |e: io::Error| Error::io(op, temp, e);
 
     // Pass 1: list the data into manifest part A.
@@ -550,7 +552,8 @@ mod tests {
         };
         let path = dir.path().join("backup.tar");
         let mut out = Vec::new();
-        let counts = write_backup(&settings, &key, &path, &head, &Cancel::new(), &mut out).unwrap();
+        let file = OpenOptions::new().read(true).write(true).create_new(true).open(&path).unwrap();
+        let counts = write_backup(&settings, &key, file, &path, &head, &Cancel::new(), &mut out).unwrap();
         assert_eq!((counts.entries, counts.files), (4, 2));
         let pristine = fs::read(&path).unwrap();
         let file = fs::File::open(&path).unwrap();

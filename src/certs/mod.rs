@@ -15,6 +15,7 @@
 //! to the store.
 #![forbid(unsafe_code)]
 
+pub mod der;
 pub mod pki;
 
 use crate::outcome::Status;
@@ -455,38 +456,25 @@ fn self_signed_checked(ctx: &Context, out: &mut dyn Write) -> Result<Status> {
 
 /// The self-signed certificate and its PKCS#8 key, both DER.
 fn generate(names: &ApplianceNames, now: i64) -> Result<(Vec<u8>, Vec<u8>)> {
-    use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyUsagePurpose, SanType};
-    let failed = |e: rcgen::Error| Error::Problem(format!("certificate generation failed: {e}"));
-    let mut params = CertificateParams::default();
     // The host name is a DNS name only if it is one; the common name carries it either way.
     let host = crate::validate::printable(&names.host);
-    params.distinguished_name.push(DnType::CommonName, host.clone());
-    if is_dns_name(&names.host) {
-        let dns = rcgen::string::Ia5String::try_from(names.host.clone()).map_err(failed)?;
-        params.subject_alt_names.push(SanType::DnsName(dns));
-    }
-    params.subject_alt_names.extend(names.addresses.iter().map(|ip| SanType::IpAddress(IpAddr::V4(*ip))));
+    let dns: Vec<String> = if is_dns_name(&names.host) { vec![names.host.clone()] } else { Vec::new() };
+    let ips: Vec<IpAddr> = names.addresses.iter().map(|ip| IpAddr::V4(*ip)).collect();
     // From the start of today (UTC) for a year: the day boundary absorbs small clock differences
     // between the appliance and its clients.
-    let date = |secs: i64| {
-        let day = Utc::from_unix(secs);
-        if !(1970..=9998).contains(&day.year) {
-            return Err(Error::Problem(format!("the clock says the year is {}: set the date first", day.year)));
-        }
-        // Range-checked just above; month and day come from the calendar arithmetic.
-        Ok::<_, Error>(rcgen::date_time_ymd(day.year as i32, day.month as u8, day.day as u8))
-    };
-    params.not_before = date(now)?;
-    params.not_after = date(now + SELF_SIGNED_DAYS * 86_400)?;
+    let today = now - now.rem_euclid(86_400);
     let mut serial = [0u8; 16];
     crate::sys::random::fill(&mut serial).map_err(|e| Error::Sys { call: "getrandom", source: e })?;
     serial[0] &= 0x7f; // a positive INTEGER
     serial[0] |= 0x01; // of full length
-    params.serial_number = Some(rcgen::SerialNumber::from_slice(&serial));
-    params.is_ca = IsCa::ExplicitNoCa;
-    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    pki::self_signed(&params, pki::Curve::P256)
+    pki::self_signed(&pki::SelfSigned {
+        common_name: &host,
+        dns: &dns,
+        ips: &ips,
+        not_before: today,
+        not_after: today + SELF_SIGNED_DAYS * 86_400,
+        serial,
+    })
 }
 
 /// A host name usable as a DNS subject alternative name: dot-separated labels of 1–63 letters,

@@ -50,28 +50,17 @@ pub fn usage(prog: &str, options: &[Opt]) -> String {
         };
         parts.push(if opt.required { text } else { format!("[{text}]") });
     }
-    // argparse wraps a long usage after the program name, the rest aligned under the first part.
-    let head = format!("usage: {prog} ");
-    let indent = " ".repeat(head.len());
-    let mut lines = vec![head];
-    for part in parts {
-        let current = lines.last_mut().map(|l| l.len()).unwrap_or(0);
-        if current + part.len() + 1 > 80 && lines.last().is_some_and(|l| l.trim() != "usage:" && l.len() > indent.len()) {
-            lines.push(indent.clone());
-        }
-        if let Some(line) = lines.last_mut() {
-            if !line.ends_with(' ') {
-                line.push(' ');
-            }
-            line.push_str(&part);
-        }
-    }
-    lines.join("\n")
+    // One line, as the reference prints `cyberx-xsense-limit-interface`'s (88 columns): an
+    // error is then the usage and one `error:` line, however many options the command has.
+    format!("usage: {prog} {}", parts.join(" "))
 }
 
 /// The `-h` text: usage, a blank line, the options with their help.
 pub fn help(prog: &str, options: &[Opt]) -> String {
-    let mut text = format!("{}\n\noptional arguments:\n  -h, --help            show this help message and exit\n", usage(prog, options));
+    let mut text = format!(
+        "{}\n\noptional arguments:\n  -h, --help            show this help message and exit\n",
+        usage(prog, options)
+    );
     for opt in options {
         let names = match opt.metavar {
             Some(metavar) => format!("{} {metavar}, {} {metavar}", opt.short, opt.long),
@@ -168,7 +157,13 @@ mod tests {
 
     const OPTIONS: &[Opt] = &[
         Opt { short: "-i", long: "--include", metavar: Some("INCLUDE"), required: false, help: "include file" },
-        Opt { short: "-etp", long: "--exclude-tcp-port", metavar: Some("EXCLUDE_TCP_PORT"), required: false, help: "ports" },
+        Opt {
+            short: "-etp",
+            long: "--exclude-tcp-port",
+            metavar: Some("EXCLUDE_TCP_PORT"),
+            required: false,
+            help: "ports",
+        },
         Opt { short: "-p", long: "--program", metavar: Some("PROGRAM"), required: true, help: "program" },
         Opt { short: "-S", long: "--from-shell", metavar: None, required: false, help: "from the shell" },
     ];
@@ -181,7 +176,9 @@ mod tests {
 
     #[test]
     fn values_come_in_every_form_argparse_takes() {
-        let parsed = parse("prog", OPTIONS, &["-p", "all", "--include=a", "-etp", "502", "--from", "--prog", "horizon"]).unwrap();
+        let parsed =
+            parse("prog", OPTIONS, &["-p", "all", "--include=a", "-etp", "502", "--from", "--prog", "horizon"])
+                .unwrap();
         assert_eq!(parsed.value("--program"), Some("horizon"), "the last one wins");
         assert_eq!(parsed.value("--include"), Some("a"));
         assert_eq!(parsed.value("--exclude-tcp-port"), Some("502"));
@@ -195,7 +192,10 @@ mod tests {
         assert_eq!(error(&["-p"]), "prog: error: argument -p/--program: expected one argument");
         assert_eq!(error(&["-p", "all", "x"]), "prog: error: unrecognized arguments: x");
         assert_eq!(error(&["-p", "all", "-S=1"]), "prog: error: unrecognized arguments: -S=1");
-        assert_eq!(error(&["-p", "all", "--from-shell=1"]), "prog: error: argument -S/--from-shell: ignored explicit argument '1'");
+        assert_eq!(
+            error(&["-p", "all", "--from-shell=1"]),
+            "prog: error: argument -S/--from-shell: ignored explicit argument '1'"
+        );
         assert_eq!(error(&["-p", "all", "--x"]), "prog: error: unrecognized arguments: --x");
         let Err(help) = parse("prog", OPTIONS, &["-p", "all", "-h"]) else { panic!() };
         assert!(help.status.is_ok() && help.output.starts_with("usage: prog [-h] [-i INCLUDE]"), "{}", help.output);

@@ -12,7 +12,7 @@
 
 use crate::action::Action;
 use argh::FromArgs;
-use std::io::Read;
+use std::io::{Read, Write};
 
 /// The largest certificate, key or chain file read (certificate files are a few KiB).
 const MAX_FILE: u64 = 1 << 20;
@@ -30,9 +30,12 @@ pub struct ImportArgs {
     /// the certificate chain file: the CA certificates the certificate verifies up to (optional)
     #[argh(option)]
     pub chain: Option<String>,
-    /// the passphrase of an encrypted (PKCS#8) key; letters, digits and ! # % ( ) + , - . / : = ? @ [ \ ] ^ _ { } ~ (optional)
+    /// the passphrase of an encrypted (PKCS#8) key; letters, digits and ! # % ( ) + , - . / : = ? @ [ \ ] ^ _ { } ~ (optional; visible to other processes: prefer --pass-stdin)
     #[argh(option)]
     pub pass: Option<String>,
+    /// read the passphrase of an encrypted key as one line on standard input (not echoed on a terminal)
+    #[argh(switch)]
+    pub pass_stdin: bool,
     /// true to use the passphrase supplied with the previous certificate (default false)
     #[argh(option, default = "false", from_str_fn(true_or_false))]
     pub passphrase_set: bool,
@@ -97,22 +100,51 @@ fn with_long_help<'a>(args: &[&'a str]) -> Vec<&'a str> {
 /// Parses `cert import` / `cyberx-xsense-certificate-import`.
 pub fn parse_import(name: &[&str], args: &[&str]) -> Result<Action, argh::EarlyExit> {
     let parsed = ImportArgs::from_args(name, &with_long_help(args))?;
-    if parsed.pass.is_some() && parsed.passphrase_set {
-        return Err(usage("give either --pass or --passphrase-set true, not both".to_string()));
+    if parsed.pass.is_some() && parsed.pass_stdin {
+        return Err(usage("give either --pass or --pass-stdin, not both".to_string()));
+    }
+    if (parsed.pass.is_some() || parsed.pass_stdin) && parsed.passphrase_set {
+        let option = if parsed.pass_stdin { "--pass-stdin" } else { "--pass" };
+        return Err(usage(format!("give either {option} or --passphrase-set true, not both")));
     }
     if let Some(pass) = &parsed.pass {
         crate::validate::Passphrase::parse(pass).map_err(|e| usage(format!("--pass: {e}")))?;
+        // On standard output, as the import's other warnings: the import goes on.
+        let mut stdout = std::io::stdout();
+        let _ = writeln!(
+            stdout,
+            "warning: --pass puts the passphrase in the command line, visible to every process on this machine (ps, /proc/<pid>/cmdline); prefer --pass-stdin"
+        );
     }
     let crt = read_file("--crt", &parsed.crt)?;
     let key = read_file("--key", &parsed.key)?;
     let chain = parsed.chain.as_deref().map(|path| read_file("--chain", path)).transpose()?;
+    let pass = if parsed.pass_stdin { Some(read_pass_stdin()?) } else { parsed.pass };
     Ok(Action::CertImport {
         crt: crate::certs::to_wire(&crt),
         key: crate::certs::to_wire(&key),
         chain: chain.map(|c| crate::certs::to_wire(&c)),
-        pass: parsed.pass,
+        pass,
         passphrase_set: parsed.passphrase_set,
     })
+}
+
+/// `--pass-stdin`: one line of standard input (without echo on a terminal), checked as a
+/// passphrase; read here, in the caller's process, like the files.
+fn read_pass_stdin() -> Result<String, argh::EarlyExit> {
+    use crate::prompt::{Echo, Prompter, Reply, Terminal};
+    let failed = |e: crate::error::Error| usage(format!("--pass-stdin: {e}"));
+    let idle = std::time::Duration::from_secs(crate::config::DEFAULT_SHELL_IDLE_TIMEOUT_S);
+    let mut terminal = Terminal::stdin(idle).map_err(failed)?;
+    let question = if terminal.is_tty() { "Key passphrase: " } else { "" };
+    let text = match terminal.ask(question, Echo::Hidden).map_err(failed)? {
+        Reply::Line(text) => text,
+        Reply::Invalid(why) => return Err(usage(format!("--pass-stdin: {why}"))),
+        Reply::End => return Err(usage("--pass-stdin: no passphrase on standard input".to_string())),
+        Reply::Interrupted => return Err(usage("--pass-stdin: cancelled; nothing was changed".to_string())),
+    };
+    crate::validate::Passphrase::parse(&text).map_err(|e| usage(format!("--pass-stdin: {e}")))?;
+    Ok(text)
 }
 
 /// Parses `cert self-signed` / `cyberx-xsense-create-self-signed-certificate`.

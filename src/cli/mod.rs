@@ -8,11 +8,11 @@
 //! Pure until [`main`] establishes the context and runs the action; needs no privileges itself.
 #![forbid(unsafe_code)]
 
+pub mod argparse;
+pub mod backup;
 pub mod cert;
 pub mod daemon;
 pub mod help;
-pub mod argparse;
-pub mod backup;
 pub mod install;
 pub mod network;
 pub mod ntp;
@@ -25,10 +25,10 @@ use crate::action::exec::{NoStateLock, Place};
 use crate::action::{self, Action, ActionKind};
 use crate::cancel::Cancel;
 use crate::context::Context;
-use crate::outcome::Status;
-use crate::prompt::Terminal;
 use crate::error::{exit, Error};
+use crate::outcome::Status;
 use crate::paths::RootDir;
+use crate::prompt::Terminal;
 use crate::role::Role;
 use crate::validate::console_line;
 use std::ffi::OsString;
@@ -396,7 +396,9 @@ pub fn categories() -> impl Iterator<Item = &'static str> {
         .iter()
         .enumerate()
         .filter(|(_, cmd)| cmd.path.len() > 1)
-        .filter(|(at, cmd)| !COMMANDS[..*at].iter().any(|before| before.path.len() > 1 && before.path[0] == cmd.path[0]))
+        .filter(|(at, cmd)| {
+            !COMMANDS[..*at].iter().any(|before| before.path.len() > 1 && before.path[0] == cmd.path[0])
+        })
         .map(|(_, cmd)| cmd.path[0])
 }
 
@@ -536,7 +538,9 @@ pub fn normalized(cmd: &Command, name: &[&str], args: &[&str]) -> Vec<String> {
 
 /// The options of `cmd` that take a value, read off its usage line (`[--seconds <seconds>]`).
 fn value_options(cmd: &Command, name: &[&str]) -> Vec<String> {
-    let Err(early) = (cmd.parse)(name, &["--help"]) else { return Vec::new() };
+    let Err(early) = (cmd.parse)(name, &["--help"]) else {
+        return Vec::new();
+    };
     let usage = early.output.lines().next().unwrap_or_default().to_string();
     let words: Vec<&str> = usage.split_whitespace().collect();
     words
@@ -573,12 +577,15 @@ fn help(words: &[&str]) -> u8 {
                 Ok(_) => exit::OK,
             };
         }
-        Lookup::Category(_) if COMMANDS.iter().any(|c| c.path.len() > words.len() && c.path[..words.len()] == *words) => {
+        Lookup::Category(_)
+            if COMMANDS.iter().any(|c| c.path.len() > words.len() && c.path[..words.len()] == *words) =>
+        {
             help::listing(&format!("{} commands:", words.join(" ")), &help::next_words(words, &everything))
         }
         _ => {
             let known = words.len() - 1;
-            let candidates: Vec<&str> = help::next_words(&words[..known], &everything).iter().map(|(w, _)| *w).collect();
+            let candidates: Vec<&str> =
+                help::next_words(&words[..known], &everything).iter().map(|(w, _)| *w).collect();
             return report("help", &Error::Usage(help::unknown(words[known], &candidates)));
         }
     };
@@ -603,6 +610,20 @@ pub fn command_help(cmd: &Command, argh_help: &str) -> String {
 }
 
 /// Entry point of the binary: dispatch, parse, establish the caller, run; returns the exit code.
+/// Process-wide hardening, before any thread exists: the static PIE's RELRO becomes read-only
+/// (musl's start code leaves it writable), and the process is not dumpable. Every command, not
+/// only the daemon and the ones that read a password: any of them may hold a secret (a
+/// password, a key, the backup key) and an appliance never wants a core of this binary. A
+/// failure is a warning: a recovery console must keep working.
+fn harden_process() {
+    if let Err(err) = crate::sys::hardening::protect_relro() {
+        log::warn!("could not make the relocation data read-only: {err}");
+    }
+    if let Err(err) = crate::sys::hardening::set_not_dumpable() {
+        log::warn!("could not make the process non-dumpable: {err}");
+    }
+}
+
 pub fn main(argv: Vec<OsString>) -> u8 {
     let mut texts = Vec::with_capacity(argv.len());
     for (at, arg) in argv.iter().enumerate() {
@@ -625,6 +646,7 @@ pub fn main(argv: Vec<OsString>) -> u8 {
         Err(err) => return report("", &err),
     };
     init_logging(globals.verbosity);
+    harden_process();
     // `sensorctl ALIAS ARGS` runs the alias, as `ALIAS ARGS` would.
     if alias.is_none() {
         if let Some((cmd, word)) = rest.first().and_then(|word| by_alias(word).map(|cmd| (cmd, *word))) {
@@ -720,6 +742,8 @@ pub fn main(argv: Vec<OsString>) -> u8 {
         let why = if std::path::Path::new(&root).exists() { "not a directory" } else { "no such directory" };
         return report_json(&command_name, &Error::Usage(format!("--root {root}: {why}")), json);
     }
+    // Every write under the root walks down from it without following a link.
+    crate::paths::trust_root(&RootDir::new(&root));
     let is_root = crate::sys::ids::real_uid() == 0;
     let kind = action.kind();
     if !is_root && kind != ActionKind::Shell && (globals.role.is_some() || globals.board.is_some()) {
@@ -816,7 +840,8 @@ fn front_end_allowed(action: &Action, ctx: &Context) -> Result<(), Error> {
 }
 
 fn catch_interrupts(signals: &[i32], second_kills: bool) -> Result<(), Error> {
-    crate::sys::signal::catch_interrupts(signals, second_kills).map_err(|source| Error::Sys { call: "sigaction(SIGINT)", source })
+    crate::sys::signal::catch_interrupts(signals, second_kills)
+        .map_err(|source| Error::Sys { call: "sigaction(SIGINT)", source })
 }
 
 /// Prints argh's help (stdout, exit 0) or usage error (stderr, exit 2).
@@ -841,7 +866,11 @@ pub fn print_early_exit(command: &str, early: &argh::EarlyExit) -> u8 {
         }
         Err(()) => {
             // argh quotes the offending argument as it was: escape it for the console.
-            let _ = writeln!(std::io::stderr(), "{}", console_line(&format!("sensorctl: {command}: {}", one_line(&early.output))));
+            let _ = writeln!(
+                std::io::stderr(),
+                "{}",
+                console_line(&format!("sensorctl: {command}: {}", one_line(&early.output)))
+            );
             exit::USAGE
         }
     }
@@ -900,7 +929,9 @@ mod tests {
     #[test]
     fn lookup_takes_the_longest_path_and_knows_categories() {
         match lookup(&["system", "version", "--json"]) {
-            Lookup::Found(cmd, used) => assert_eq!((cmd.path, used), (&["system", "version"][..], 2)),
+            Lookup::Found(cmd, used) => {
+                assert_eq!((cmd.path, used), (&["system", "version"][..], 2))
+            }
             other => panic!("{other:?}"),
         }
         assert_eq!(lookup(&["system"]), Lookup::Category("system"));

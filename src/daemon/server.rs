@@ -57,7 +57,11 @@ pub fn run(ctx: &Context, out: &mut dyn Write) -> Result<Status> {
     let board = ctx.board()?;
     let gid = group_id(&ctx.root, board.socket_group.as_str());
     if gid.is_none() {
-        log::warn!("group {} not in {}/etc/group: socket open to root only", board.socket_group, ctx.root.path().display());
+        log::warn!(
+            "group {} not in {}/etc/group: socket open to root only",
+            board.socket_group,
+            ctx.root.path().display()
+        );
     }
     secure(&dir, 0o750, gid)?;
     match std::fs::remove_file(&path) {
@@ -77,7 +81,12 @@ pub fn run(ctx: &Context, out: &mut dyn Write) -> Result<Status> {
     let mut watchdog = match &board.watchdog {
         Some(device) => {
             let device = ctx.root.resolve(device);
-            Some(std::fs::OpenOptions::new().write(true).open(&device).map_err(|e| Error::io("open watchdog", &device, e))?)
+            Some(
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&device)
+                    .map_err(|e| Error::io("open watchdog", &device, e))?,
+            )
         }
         None => None,
     };
@@ -111,7 +120,8 @@ pub fn run(ctx: &Context, out: &mut dyn Write) -> Result<Status> {
             }
         };
         let signal_loop = async {
-            let mut signals = Async::new(std::fs::File::from(signals)).map_err(|e| Error::io("register", "signal pipe", e))?;
+            let mut signals =
+                Async::new(std::fs::File::from(signals)).map_err(|e| Error::io("register", "signal pipe", e))?;
             let mut byte = [0u8; 1];
             loop {
                 use smol::io::AsyncReadExt;
@@ -159,7 +169,8 @@ pub fn run(ctx: &Context, out: &mut dyn Write) -> Result<Status> {
             let mut last_attempt_ms = 0;
             loop {
                 let (root, spec) = (daemon.root.clone(), daemon.board_spec.clone());
-                let next = on_thread("sensord-schedule", move || schedule::next_scheduled_backup(root, spec, last_attempt_ms));
+                let next =
+                    on_thread("sensord-schedule", move || schedule::next_scheduled_backup(root, spec, last_attempt_ms));
                 match next.await.unwrap_or(Schedule::Wait(Duration::from_secs(60))) {
                     Schedule::Off => {
                         let _ = reloaded_rx.recv().await;
@@ -205,7 +216,8 @@ pub fn run(ctx: &Context, out: &mut dyn Write) -> Result<Status> {
 /// its pid in it). A second daemon on the same root gets exit 75 naming the first one's pid.
 fn claim_root(root: &RootDir) -> Result<std::fs::File> {
     let path = root.resolve(PID_FILE);
-    let running = || std::fs::read_to_string(&path).ok().map(|text| text.trim().to_string()).filter(|pid| !pid.is_empty());
+    let running =
+        || std::fs::read_to_string(&path).ok().map(|text| text.trim().to_string()).filter(|pid| !pid.is_empty());
     let mut file = crate::store::lock_exclusive(&path, 0o750, "").map_err(|err| match err {
         Error::Temporary(_) => Error::Temporary(format!(
             "another sensorctl daemon (pid {}) already serves {}",
@@ -216,12 +228,20 @@ fn claim_root(root: &RootDir) -> Result<std::fs::File> {
     })?;
     file.set_len(0).map_err(|e| Error::io("truncate", &path, e))?;
     writeln!(file, "{}", std::process::id()).map_err(|e| Error::io("write", &path, e))?;
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).map_err(|e| Error::io("chmod", &path, e))?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))
+        .map_err(|e| Error::io("chmod", &path, e))?;
     Ok(file)
 }
 
 fn secure(path: &Path, mode: u32, gid: Option<u32>) -> Result<()> {
-    std::os::unix::fs::chown(path, Some(0), gid).map_err(|e| Error::io("chown", path, e))?;
+    // chown and chmod follow links: refuse one (the directory was made without following any,
+    // and bind(2) never follows one, so a link here was planted in between).
+    let meta = std::fs::symlink_metadata(path).map_err(|e| Error::io("stat", path, e))?;
+    if meta.file_type().is_symlink() {
+        let link = io::Error::new(io::ErrorKind::InvalidInput, "a symbolic link (never followed for writing)");
+        return Err(Error::io("secure", path, link));
+    }
+    std::os::unix::fs::lchown(path, Some(0), gid).map_err(|e| Error::io("chown", path, e))?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(|e| Error::io("chmod", path, e))
 }
 
@@ -260,13 +280,22 @@ impl Drop for Held<'_> {
 
 impl DaemonLock {
     /// Takes the lock for `action` by `user`, waiting at most `wait` (`None`: as long as it takes).
-    fn take(&self, action: &'static str, user: &str, wait: Option<Duration>, cancel: Option<&Cancel>) -> Result<Held<'_>> {
+    fn take(
+        &self,
+        action: &'static str,
+        user: &str,
+        wait: Option<Duration>,
+        cancel: Option<&Cancel>,
+    ) -> Result<Held<'_>> {
         let deadline = wait.map(|wait| Instant::now() + wait);
         let mut holder = self.holder.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         while let Some(current) = holder.as_ref() {
             let now = Instant::now();
             if deadline.is_some_and(|deadline| now >= deadline) {
-                return Err(Error::Temporary(format!("busy: {} by {} since {}", current.action, current.user, current.since)));
+                return Err(Error::Temporary(format!(
+                    "busy: {} by {} since {}",
+                    current.action, current.user, current.since
+                )));
             }
             if let Some(cancel) = cancel {
                 cancel.check("nothing was changed")?;
@@ -287,7 +316,8 @@ impl DaemonLock {
 
 impl StateLock for DaemonLock {
     fn hold(&self, action: &Action, ctx: &Context) -> Result<Box<dyn Send + '_>> {
-        let held = self.take(action.kind().audit_name(), &ctx.caller.user_name(), Some(BUSY_WAIT), Some(&ctx.cancel))?;
+        let held =
+            self.take(action.kind().audit_name(), &ctx.caller.user_name(), Some(BUSY_WAIT), Some(&ctx.cancel))?;
         Ok(Box::new(held))
     }
 }
@@ -369,8 +399,11 @@ impl Daemon {
             let line = match read_line(&mut reader, &mut pending, Some(IDLE_TIMEOUT)).await {
                 Incoming::Line(line) => line,
                 Incoming::TooLong => {
-                    let reply =
-                        Reply::Done { id: 0, exit: exit::USAGE, error: format!("request larger than {MAX_REQUEST} bytes") };
+                    let reply = Reply::Done {
+                        id: 0,
+                        exit: exit::USAGE,
+                        error: format!("request larger than {MAX_REQUEST} bytes"),
+                    };
                     let _ = send(&mut writer, &reply).await;
                     return;
                 }
@@ -410,7 +443,8 @@ impl Daemon {
         let daemon = Arc::clone(self);
         let read_only = !request.action.kind().changes_state();
         let token = cancel.clone();
-        let task = on_request_thread(read_only, move || daemon.run_for(request.action, uid, events_tx, answers_rx, token));
+        let task =
+            on_request_thread(read_only, move || daemon.run_for(request.action, uid, events_tx, answers_rx, token));
         let mut task = std::pin::pin!(task);
         let mut question_pending = false;
         let mut caller_gone = false;
@@ -473,24 +507,30 @@ impl Daemon {
                         cancel.cancel();
                     }
                 }
-                Next::Incoming(Incoming::Line(line)) => match crate::json::decode::<Followup>(&line) {
-                    Ok(Followup::Cancel { id: cancelled }) if cancelled == id => {
-                        log::info!("peer uid {uid}: request {id} cancelled");
-                        cancel.cancel();
+                Next::Incoming(Incoming::Line(line)) => {
+                    match crate::json::decode::<Followup>(&line) {
+                        Ok(Followup::Cancel { id: cancelled }) if cancelled == id => {
+                            log::info!("peer uid {uid}: request {id} cancelled");
+                            cancel.cancel();
+                        }
+                        Ok(Followup::Answer { id: answered, text, eof, invalid })
+                            if answered == id && question_pending =>
+                        {
+                            question_pending = false;
+                            let answer = match (eof, invalid) {
+                                (true, _) => Answered::End,
+                                (false, true) => Answered::Invalid(text),
+                                (false, false) => Answered::Line(text),
+                            };
+                            let _ = answers_tx.try_send(answer);
+                        }
+                        // An answer to no question, or to another request: dropped.
+                        _ => log::debug!("peer uid {uid}: unexpected line while request {id} runs; dropped"),
                     }
-                    Ok(Followup::Answer { id: answered, text, eof, invalid }) if answered == id && question_pending => {
-                        question_pending = false;
-                        let answer = match (eof, invalid) {
-                            (true, _) => Answered::End,
-                            (false, true) => Answered::Invalid(text),
-                            (false, false) => Answered::Line(text),
-                        };
-                        let _ = answers_tx.try_send(answer);
-                    }
-                    // An answer to no question, or to another request: dropped.
-                    _ => log::debug!("peer uid {uid}: unexpected line while request {id} runs; dropped"),
-                },
-                Next::Incoming(Incoming::TooLong) => log::warn!("peer uid {uid}: over-long line while request {id} runs; dropped"),
+                }
+                Next::Incoming(Incoming::TooLong) => {
+                    log::warn!("peer uid {uid}: over-long line while request {id} runs; dropped")
+                }
                 Next::Incoming(Incoming::Closed | Incoming::Idle) => {
                     // The caller went away: its request is cancelled, and no answer will come.
                     caller_gone = true;
@@ -499,8 +539,9 @@ impl Daemon {
                 }
             }
         }
-        let (exit, error) =
-            result.flatten().unwrap_or_else(|| (exit::TEMPFAIL, "the daemon could not start a thread for it".to_string()));
+        let (exit, error) = result
+            .flatten()
+            .unwrap_or_else(|| (exit::TEMPFAIL, "the daemon could not start a thread for it".to_string()));
         if caller_gone {
             return Err(io::Error::from(io::ErrorKind::BrokenPipe));
         }
@@ -522,7 +563,8 @@ impl Daemon {
             if !kind.served() {
                 return Err(Error::Usage(format!("{} is not served over the daemon socket", kind.audit_name())));
             }
-            let ctx = Context::for_uid(self.root.clone(), self.board_spec.clone(), None, uid)?.with_cancel(cancel.clone());
+            let ctx =
+                Context::for_uid(self.root.clone(), self.board_spec.clone(), None, uid)?.with_cancel(cancel.clone());
             let idle = ctx.config().map_or(
                 Duration::from_secs(crate::config::DEFAULT_SHELL_IDLE_TIMEOUT_S),
                 crate::config::Config::shell_idle_timeout,
@@ -706,7 +748,8 @@ mod tests {
         let lock = DaemonLock::default();
         let held = lock.take("restore", "support", Some(Duration::from_millis(10)), None).unwrap();
         let started = Instant::now();
-        let Err(Error::Temporary(message)) = lock.take("backup", "cyberx", Some(Duration::from_millis(200)), None) else {
+        let Err(Error::Temporary(message)) = lock.take("backup", "cyberx", Some(Duration::from_millis(200)), None)
+        else {
             panic!("a held lock must be busy");
         };
         assert!(started.elapsed() >= Duration::from_millis(200));

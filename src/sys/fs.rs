@@ -46,6 +46,123 @@ pub fn create_new(path: &Path, mode: u32) -> io::Result<File> {
     openat(CWD, path, flags, Mode::from_raw_mode(mode)).map(File::from).map_err(io::Error::from)
 }
 
+/// Opens the directory `base/rel` for writing beneath it: `open(base, O_DIRECTORY)` (the trusted
+/// base: the root prefix, which may itself be reached through links), then one
+/// `openat(dir, component, O_DIRECTORY | O_NOFOLLOW)` per component of `rel`, so that no
+/// component below `base` may be a symbolic link (ELOOP or ENOTDIR): what
+/// `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)` does on kernels that have it, here on every
+/// kernel and under qemu-user. With `create`, a missing component is made with
+/// `mkdirat(dir, component, mode)` (subject to the umask) and its parent fsynced. `rel` must be
+/// relative and without `..` (paths resolved under the root never have one).
+///
+/// # References
+/// - [openat(2)](https://man7.org/linux/man-pages/man2/openat.2.html), `O_NOFOLLOW`
+/// - [openat2(2)](https://man7.org/linux/man-pages/man2/openat2.2.html), `RESOLVE_NO_SYMLINKS`
+#[doc(alias = "openat")]
+#[doc(alias = "mkdirat")]
+pub fn open_dir_beneath(base: &Path, rel: &Path, create: Option<u32>) -> io::Result<std::os::fd::OwnedFd> {
+    use rustix::fs::{fsync, mkdirat, openat, Mode, OFlags, CWD};
+    use std::path::Component;
+    let dir_flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let mut dir = openat(CWD, base, dir_flags, Mode::empty())?;
+    for component in rel.components() {
+        let name = match component {
+            Component::Normal(name) => name,
+            Component::CurDir => continue,
+            _ => return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a plain relative path")),
+        };
+        let next = match openat(&dir, name, dir_flags | OFlags::NOFOLLOW, Mode::empty()) {
+            Err(rustix::io::Errno::NOENT) if create.is_some() => {
+                let mode = Mode::from_raw_mode(create.unwrap_or(0o755));
+                match mkdirat(&dir, name, mode) {
+                    Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+                    Err(err) => return Err(err.into()),
+                }
+                fsync(&dir)?;
+                openat(&dir, name, dir_flags | OFlags::NOFOLLOW, Mode::empty())
+            }
+            other => other,
+        };
+        dir = next.map_err(|err| match err {
+            rustix::io::Errno::LOOP | rustix::io::Errno::NOTDIR => io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{} is a symbolic link or not a directory (never followed for writing)", name.to_string_lossy()),
+            ),
+            other => other.into(),
+        })?;
+    }
+    Ok(dir)
+}
+
+/// `openat(dir, name, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, mode)` and `fstat`: opens
+/// (creating with `O_CREAT`) the regular file `name` in `dir` for writing; a symbolic link
+/// there fails (ELOOP) instead of being followed, and anything but a regular file (a FIFO, a
+/// device, a directory) is refused without blocking on it. `append` opens with `O_APPEND`,
+/// else `O_WRONLY` alone (no truncation).
+///
+/// # References
+/// - [openat(2)](https://man7.org/linux/man-pages/man2/openat.2.html)
+#[doc(alias = "openat")]
+pub fn open_file_at(dir: impl AsFd, name: &std::ffi::OsStr, append: bool, mode: u32) -> io::Result<File> {
+    use rustix::fs::{fcntl_setfl, openat, Mode, OFlags};
+    let mut flags = OFlags::WRONLY | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    if append {
+        flags |= OFlags::APPEND;
+    }
+    let fd = openat(dir, name, flags, Mode::from_raw_mode(mode)).map_err(|err| match err {
+        rustix::io::Errno::LOOP => io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} is a symbolic link (never followed for writing)", name.to_string_lossy()),
+        ),
+        other => other.into(),
+    })?;
+    let file = File::from(fd);
+    if !file.metadata()?.file_type().is_file() {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("{} is not a regular file", name.to_string_lossy())));
+    }
+    // Back to blocking writes: O_NONBLOCK only kept the open from waiting on a FIFO.
+    fcntl_setfl(&file, if append { OFlags::APPEND } else { OFlags::empty() })?;
+    Ok(file)
+}
+
+/// `openat(dir, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)`: a new
+/// regular file in `dir`; an existing name (a symbolic link too) fails with `AlreadyExists`.
+#[doc(alias = "openat")]
+pub fn create_new_at(dir: impl AsFd, name: &std::ffi::OsStr, mode: u32) -> io::Result<File> {
+    use rustix::fs::{openat, Mode, OFlags};
+    let flags = OFlags::RDWR | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    openat(dir, name, flags, Mode::from_raw_mode(mode)).map(File::from).map_err(io::Error::from)
+}
+
+/// What `fstatat(dir, name, AT_SYMLINK_NOFOLLOW)` finds: `None` when nothing is there, else
+/// whether it is a regular file, its owner, group and permission bits (a symbolic link is
+/// reported as itself, never as its target).
+#[doc(alias = "fstatat")]
+pub fn entry_at(dir: impl AsFd, name: &std::ffi::OsStr) -> io::Result<Option<(bool, u32, u32, u32)>> {
+    use rustix::fs::{statat, AtFlags, FileType};
+    match statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) => {
+            let regular = FileType::from_raw_mode(st.st_mode) == FileType::RegularFile;
+            Ok(Some((regular, st.st_uid, st.st_gid, st.st_mode & 0o7777)))
+        }
+        Err(rustix::io::Errno::NOENT) => Ok(None),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// `renameat(dir, from, dir, to)`: replaces `to` with `from` in one atomic step inside `dir`
+/// (a symbolic link at `to` is replaced, not followed).
+#[doc(alias = "renameat")]
+pub fn rename_at(dir: impl AsFd, from: &std::ffi::OsStr, to: &std::ffi::OsStr) -> io::Result<()> {
+    rustix::fs::renameat(&dir, from, &dir, to).map_err(io::Error::from)
+}
+
+/// `unlinkat(dir, name, 0)`: removes the file (or link) `name` in `dir`.
+#[doc(alias = "unlinkat")]
+pub fn unlink_at(dir: impl AsFd, name: &std::ffi::OsStr) -> io::Result<()> {
+    rustix::fs::unlinkat(dir, name, rustix::fs::AtFlags::empty()).map_err(io::Error::from)
+}
+
 /// `flock(fd, LOCK_EX | LOCK_NB)`: takes an exclusive advisory lock on the open file, or fails
 /// at once with `WouldBlock` when another open file description holds it. The lock goes when
 /// the descriptor is closed, also when the process is killed.

@@ -10,10 +10,9 @@ pub mod clock;
 pub mod ethtool;
 pub mod filelock;
 pub mod fs;
+pub mod hardening;
 pub mod icmp;
 pub mod ids;
-#[cfg(all(target_arch = "x86_64", any(test, target_env = "musl")))]
-pub mod memcpy;
 pub mod netdev;
 pub mod netlink;
 pub mod packet;

@@ -27,6 +27,8 @@
 #![forbid(unsafe_code)]
 
 pub mod package;
+#[cfg(feature = "host-tools")]
+pub mod sign;
 pub mod slots;
 
 use crate::outcome::Status;

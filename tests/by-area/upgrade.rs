@@ -635,7 +635,8 @@ fn our_package_tools_make_what_gnu_tar_and_openssl_accept() {
     let app = Appliance::new("up-tools");
     let w = app.work.path();
     let prefix = w.join("vendor");
-    let keygen = app.run(&["package", "keygen", "-o", prefix.to_str().unwrap()]);
+    let Some(keygen) = host_tools(app.r(), &["package", "keygen", "-o", prefix.to_str().unwrap()]) else { return };
+    let keygen = keygen.run();
     assert_eq!(keygen.code, 0, "{}", keygen.stderr);
     assert_eq!(fs::metadata(w.join("vendor.key")).unwrap().mode() & 0o777, 0o600);
     let public = fs::read_to_string(w.join("vendor.pub")).unwrap();
@@ -646,7 +647,8 @@ fn our_package_tools_make_what_gnu_tar_and_openssl_accept() {
     fs::set_permissions(payload.join("bin/app"), fs::Permissions::from_mode(0o755)).unwrap();
     fs::write(payload.join("readme"), "hello\n").unwrap();
     let pkg = w.join("out.pkg");
-    let build = app.run(&[
+    let tool = |args: &[&str]| host_tools(app.r(), args).unwrap().run();
+    let build = tool(&[
         "package", "build", "--key", w.join("vendor.key").to_str().unwrap(), "--version", "1.2.0", "--board", "up-test",
         "-o", pkg.to_str().unwrap(), payload.to_str().unwrap(),
     ]);
@@ -676,12 +678,29 @@ fn our_package_tools_make_what_gnu_tar_and_openssl_accept() {
     assert_eq!(fs::read(app.slot("slot-b/bin/app")).unwrap(), b"version 1.2.0\n");
     // A symbolic link in the payload directory is not packed.
     std::os::unix::fs::symlink("/etc/passwd", payload.join("link")).unwrap();
-    let bad = app.run(&[
+    let bad = tool(&[
         "package", "build", "--key", w.join("vendor.key").to_str().unwrap(), "--version", "1.3.0", "--board", "up-test",
         "-o", w.join("bad.pkg").to_str().unwrap(), payload.to_str().unwrap(),
     ]);
     assert_eq!(bad.code, 2, "{}", bad.stderr);
     assert!(!w.join("bad.pkg").exists());
+}
+
+/// Firmware artifacts verify packages and never sign one: the signing commands are in the
+/// host tool only (scripts/build --host-tools), and the firmware binary says so, exit 69.
+#[test]
+fn the_firmware_binary_has_no_package_signing_tools() {
+    if !is_root() {
+        skip("runs the binary as root (the in-process path)");
+        return;
+    }
+    let root = sandbox("up-no-tools");
+    let w = TempDir::new("up-no-tools-w");
+    let prefix = w.path().join("vendor");
+    let run = sensorctl(root.path(), &["package", "keygen", "-o", prefix.to_str().unwrap()]).run();
+    assert_eq!(run.code, 69, "{}", run.stderr);
+    assert!(run.stderr.contains("not in this build (scripts/build --host-tools)"), "{}", run.stderr);
+    assert!(!w.path().join("vendor.key").exists());
 }
 
 #[test]

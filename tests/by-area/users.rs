@@ -637,6 +637,26 @@ fn with_nul(password: &str) -> Vec<u8> {
     bytes
 }
 
+/// Failed logins are counted per host, not per spelling of its address: `2001:0db8:0::1`,
+/// `2001:db8::1` and `[2001:DB8::1]` are one host, and so are `::ffff:192.0.2.9` and `192.0.2.9`.
+#[test]
+fn every_spelling_of_an_address_counts_against_the_same_host() {
+    let root = users_root("auth-spellings");
+    let password = "Supp0rt-Login!";
+    assert_eq!(legacy(root.path(), &["-u", "support", "-p", password]).run().code, 0);
+    std::fs::create_dir_all(root.path().join("etc/sensorctl")).unwrap();
+    std::fs::write(root.path().join("etc/sensorctl/config.json"), r#"{"version": 1, "login_max_failed": 2}"#).unwrap();
+    for spellings in [["2001:0db8:0::1", "2001:db8::1", "[2001:DB8::1]"], ["::ffff:192.0.2.9", "192.0.2.9", "::FFFF:c000:0209"]] {
+        assert_eq!(pam_auth(root.path(), "auth", "support", Some(spellings[0]), &with_nul("Guess-1!aa")).code, 1);
+        assert_eq!(pam_auth(root.path(), "auth", "support", Some(spellings[1]), &with_nul("Guess-2!aa")).code, 1);
+        let refused = pam_auth(root.path(), "auth", "support", Some(spellings[2]), &with_nul(password));
+        assert_eq!(refused.code, 1, "{spellings:?}: {}", refused.stderr);
+        assert!(refused.stderr.contains("too many failed logins from this host"), "{}", refused.stderr);
+    }
+    let state = std::fs::read_to_string(root.path().join("var/lib/sensorctl/login-failures.json")).unwrap();
+    assert!(state.contains("\"2001:db8::1\"") && state.contains("\"192.0.2.9\"") && !state.contains("0db8"), "{state}");
+}
+
 #[test]
 fn auth_as_pam_exec_drives_it_locks_out_one_host_and_unlocks_after_the_window() {
     let root = users_root("auth");

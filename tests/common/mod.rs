@@ -149,9 +149,26 @@ impl Run {
     }
 }
 
+/// The firmware builders' binary, with `package keygen|build` (cargo feature `host-tools`,
+/// which firmware artifacts leave out): `SENSORCTL_HOST_TOOLS`, which scripts/test and
+/// scripts/test-cross build (`scripts/build --host-tools`) and set. It is the build machine's
+/// own tool, so it runs natively even in a cross run. `None` (after saying so with [`skip`],
+/// which fails a CI run) when it is not set.
+pub fn host_tools(root: &Path, args: &[&str]) -> Option<Invocation> {
+    let Some(path) = std::env::var_os("SENSORCTL_HOST_TOOLS") else {
+        skip("needs the package signing tool: scripts/build --host-tools, then SENSORCTL_HOST_TOOLS=dist/host/sensorctl");
+        return None;
+    };
+    let mut invocation = Invocation::new(PathBuf::from(path), root, args);
+    invocation.native = true;
+    Some(invocation)
+}
+
 /// How to run the binary.
 pub struct Invocation {
     program: PathBuf,
+    /// Run directly, not through `SENSORCTL_RUNNER` (the host tool in a cross run).
+    native: bool,
     args: Vec<String>,
     root: Option<PathBuf>,
     uid: Option<u32>,
@@ -168,6 +185,7 @@ impl Invocation {
     pub fn new(program: PathBuf, root: &Path, args: &[&str]) -> Invocation {
         Invocation {
             program,
+            native: false,
             args: args.iter().map(|a| a.to_string()).collect(),
             root: Some(root.to_path_buf()),
             uid: None,
@@ -192,7 +210,7 @@ impl Invocation {
     pub fn command(&self) -> Command {
         // Cross-architecture runs (scripts/test --target) execute the ARM binary through
         // qemu-user; qemu passes the program path on as argv[0], so aliases still dispatch.
-        let mut cmd = match std::env::var_os("SENSORCTL_RUNNER").filter(|r| !r.is_empty()) {
+        let mut cmd = match std::env::var_os("SENSORCTL_RUNNER").filter(|r| !r.is_empty() && !self.native) {
             Some(runner) => {
                 let mut cmd = Command::new(runner);
                 cmd.arg(&self.program);
