@@ -27,6 +27,8 @@ class ActionModule(SensorctlAction):
         rc, stdout, stderr = self.sensorctl.run(argv, ok=tuple(args["ok_codes"]))
         result = {
             "changed": False,
+            # Set, or Ansible fails every result whose rc is not 0 (ok_codes may accept others).
+            "failed": False,
             "rc": rc,
             "cmd": ["sensorctl"] + argv,
             "stdout": stdout,

@@ -62,6 +62,13 @@ class ActionModule(SensorctlAction):
         if self.diff_mode:
             result["diff"] = {"before": {"version": before}, "after": {"version": target}}
         if self.check_mode:
+            # Foretell the appliance's first refusal; the signature, version and space checks
+            # are the appliance's alone.
+            board = self.sensorctl.json(["system", "version", "--json"]).get("board")
+            if board not in manifest.get("boards", []):
+                result.update(failed=True, msg=(f"package {args['package']} would be refused: it is for board(s) "
+                                                f"{', '.join(manifest.get('boards', []))}, this appliance is board "
+                                                f"{board}"))
             return result
         if not resume:
             result["stdout_lines"] = self._install(local, args["allow_downgrade"])

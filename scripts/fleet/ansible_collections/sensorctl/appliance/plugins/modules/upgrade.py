@@ -40,7 +40,7 @@ options:
     type: float
     default: 2.0
 attributes:
-  check_mode: {support: full, description: Compares versions only; copies nothing.}
+  check_mode: {support: full, description: Compares the versions and the appliance's board with the package's; copies nothing.}
   diff_mode: {support: full, description: The version before and after.}
 author:
   - sensorctl authors
