@@ -320,6 +320,39 @@ def _():
     assert changed_hosts(record) == [], record["stats"]
 
 
+@check("an upgrade whose services do not run after the reboot is rolled back, and the task says so")
+def _():
+    host = NAMES[3]
+    # The appliance is healthy now, but its Core API will not start after the reboot (the
+    # running one keeps its old image); the start-up check gives up after 3 s, not 120.
+    board_path = appliance_file(host, "etc/sensorctl/boards/sandbox.json")
+    board = json.load(open(board_path))
+    board["upgrade"]["health_grace_s"] = 3
+    with open(board_path + ".new", "w") as handle:
+        json.dump(board, handle, indent=2)
+    os.chown(board_path + ".new", UID_BASE, UID_BASE)
+    os.replace(board_path + ".new", board_path)
+    service = appliance_file(host, "opt/sim/core-api")
+    with open(service + ".new", "wb") as handle:
+        handle.write(open("/bin/false", "rb").read())
+    os.chmod(service + ".new", 0o755)
+    os.chown(service + ".new", UID_BASE, UID_BASE)
+    os.replace(service + ".new", service)
+    rc, out, _ = ssh(host, "system", "sanity", "--json")
+    assert rc == 0 and json.loads(out)["up"], out
+    record, seconds = playbook(os.path.join(TESTS, "upgrade_one.yml"), "-e", f"target={host}")
+    figures["upgrade_with_rollback_seconds"] = round(seconds, 2)
+    r = results(record, "upgrade")[0]
+    assert r["status"] == "failed" and r["result"].get("rolled_back") is True, r
+    assert "rolled back" in r["result"]["msg"] and r["result"]["version"] == binary_version, r["result"]
+    assert r["result"]["sanity"]["up"] is False, r["result"]["sanity"]
+    state = read_json(host, "var/lib/sensorctl/upgrade.json")
+    assert state["committed"] == "a" and state["pending"] == "" and state["b"] == os.environ["FLEET_VERSION_NEW"], state
+    assert os.readlink(appliance_file(host, "opt/sensorctl/current")) == "slot-a"
+    assert open(HOSTS[host]["log"]).read().count("rebooted (system reboot): starting it again") == 1
+    assert "Rolled back to version" in open(appliance_file(host, "var/log/sensorctl/upgrade.log")).read()
+
+
 print(f"fleet: {len(passed)} passed, {len(failed)} failed")
 with open(os.path.join(WORK, "figures.json"), "w") as handle:
     json.dump(figures, handle, indent=1, sort_keys=True)

@@ -23,7 +23,6 @@ from ansible_collections.sensorctl.appliance.plugins.plugin_utils.state import (
     BackupInvalid,
     backup_to_fetch,
     finished_backup_name,
-    parse_json,
     SensorctlError,
     verify_backup,
 )

@@ -25,6 +25,7 @@ from ansible_collections.sensorctl.appliance.plugins.plugin_utils.state import (
     EXIT_TEMPORARY,
     SensorctlError,
     package_manifest,
+    parse_json,
     upgrade_outcome,
 )
 
@@ -80,7 +81,8 @@ class ActionModule(SensorctlAction):
         result.update(status=status, version=status.get("running_version"), committed_by=decided_by)
         outcome = upgrade_outcome(status, target)
         if outcome != "committed":
-            sanity = self.sensorctl.run(["system", "sanity", "--json"], ok=(0, 1))[1]
+            sanity = parse_json(["system", "sanity", "--json"],
+                                self.sensorctl.run(["system", "sanity", "--json"], ok=(0, 1))[1])
             result.update(failed=True, rolled_back=True, sanity=sanity,
                           msg=(f"upgrade to {target} was rolled back by the appliance ({decided_by}): system sanity "
                                f"did not pass after the reboot; version {status.get('running_version')} is committed "

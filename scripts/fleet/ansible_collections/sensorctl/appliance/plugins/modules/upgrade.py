@@ -66,4 +66,5 @@ stdout_lines: {description: What system upgrade printed, returned: when installe
 reboot_seconds: {description: From the reboot until the appliance answered, returned: when rebooted, type: float}
 committed_by: {description: Who decided (the daemon's start-up check, or system upgrade --commit), returned: when rebooted, type: str}
 rolled_back: {description: Whether the appliance rolled back, returned: on rollback, type: bool}
+sanity: {description: C(system sanity --json) after a rollback (which services did not run), returned: on rollback, type: dict}
 """
