@@ -116,6 +116,25 @@ pub fn run(ctx: &Context, interface: &IfName, change: &Change, out: &mut dyn Wri
     Ok(Status::Ok)
 }
 
+/// `network limit-list [--json]`: the limits stored in the config, which the daemon installs
+/// again at every start (the kernel's qdisc is not read back). One line per interface, or JSON
+/// `[{"interface":…,"limit":…,"bytes_per_second":…}]`; fleet tools compare a declared limit
+/// with it. Reads the config only.
+pub fn list(ctx: &Context, json: bool, out: &mut dyn Write) -> Result<Status> {
+    use nanoserde::SerJson;
+    let limits = &ctx.config()?.bandwidth_limits;
+    if json {
+        emit(out, &limits.serialize_json())?;
+    } else if limits.is_empty() {
+        emit(out, "No bandwidth limits are set.")?;
+    } else {
+        for stored in limits {
+            emit(out, &format!("{}: {} ({} bytes per second)", stored.interface, stored.limit, stored.bytes_per_second))?;
+        }
+    }
+    Ok(Status::Ok)
+}
+
 /// Installs every limit stored in the config again (for the daemon at boot). Every stored limit
 /// is tried, also after one fails; the failures are logged and returned together. Returns how
 /// many were applied.

@@ -351,7 +351,7 @@ fn values(ctx: &Context, kind: crate::action::ActionKind, previous: &str) -> Vec
                 .map(|user| (user.to_string(), "appliance user".to_string()))
                 .collect()
         }
-        (A::BackupRestore, "-f" | "--file") => {
+        (A::BackupRestore, "-f" | "--file") | (A::BackupExport, "export") => {
             let Ok(settings) = crate::backup::Settings::of(ctx) else { return Vec::new() };
             crate::backup::list_backups(&settings.dir)
                 .unwrap_or_default()

@@ -20,6 +20,11 @@ packages_tests=(
   python3                                             # crypt, tarfile, ipaddress as independent checkers
   tar gzip time openssl                               # GNU tar, gzip, /usr/bin/time, openssl
   tcpdump                                             # libpcap's filter compiler, the capture-filter yardstick
+  # The fleet test (scripts/fleet/test): sshd in each simulated appliance, the ssh client and
+  # sftp server Ansible's connection uses, and the virtualenv ansible-core is installed into.
+  # Where an init system runs, openssh-server's postinst starts and enables this machine's own
+  # sshd; the fleet test never uses that one (it runs /usr/sbin/sshd inside each sandbox).
+  openssh-server openssh-client openssh-sftp-server python3-venv
 )
 
 # packages_for KIND: the packages of one kind (x86_64, aarch64, armv7 or tests), one a line.

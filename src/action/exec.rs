@@ -215,6 +215,7 @@ fn act(action: &Action, prepared: Prepared, ctx: &Context, out: &mut dyn Write) 
         Action::NetworkLoad { interface, seconds, json } => {
             crate::netload::run(ctx, interface.as_ref(), seconds.get(), *json, out)
         }
+        Action::NetworkLimitList { json } => crate::limit::list(ctx, *json, out),
         Action::PasswordReset { .. } => {
             let Prepared::PasswordReset(plan) = prepared else { return Err(unprepared(action.kind())) };
             crate::users::reset(ctx, &plan, out)
@@ -230,6 +231,7 @@ fn act(action: &Action, prepared: Prepared, ctx: &Context, out: &mut dyn Write) 
         Action::BackupCreate {} => crate::backup::create::run(ctx, out),
         Action::BackupList { json } => crate::backup::list(ctx, *json, out),
         Action::BackupSpace { json } => crate::backup::space(ctx, *json, out),
+        Action::BackupExport { name } => crate::backup::export(ctx, name, out),
         Action::BackupRestore { force, .. } => {
             let Prepared::Restore(path) = prepared else { return Err(unprepared(action.kind())) };
             crate::backup::restore::run(ctx, &path, *force, out)

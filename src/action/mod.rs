@@ -15,7 +15,7 @@ pub use exec::run;
 pub use spec::{authorize, permits, Audit, Spec};
 
 use crate::validate::{
-    AbsPath, BackupRef, BlinkSeconds, DirPath, Host, IdleSeconds, IfName, Ipv4, LoadSeconds, LockoutWindow, MaxFailed,
+    AbsPath, BackupName, BackupRef, BlinkSeconds, DirPath, Host, IdleSeconds, IfName, Ipv4, LoadSeconds, LockoutWindow, MaxFailed,
     Netmask, PingCount, PingIntervalMs, PingWait, Rate, UserName,
 };
 use nanoserde::{DeJson, SerJson};
@@ -75,6 +75,8 @@ action_kinds! {
     NetworkLoad,
     /// `network limit`.
     NetworkLimit,
+    /// `network limit-list`: the stored limits.
+    NetworkLimitList,
     /// `network reconfigure`.
     NetworkReconfigure,
     /// `cert import`.
@@ -93,6 +95,8 @@ action_kinds! {
     BackupRestore,
     /// `system backup space`.
     BackupSpace,
+    /// `system backup export`: a backup file, base64, on standard output.
+    BackupExport,
     /// `shell`: the restricted login shell.
     Shell,
     /// `daemon` / `sensord`.
@@ -229,6 +233,11 @@ pub enum Action {
         /// Remove the limit instead; exactly one of `limit` and `clear` is given.
         clear: bool,
     },
+    /// Show the stored bandwidth limits.
+    NetworkLimitList {
+        /// Structured output.
+        json: bool,
+    },
     /// Sample the interfaces' receive and send rates once a second.
     NetworkLoad {
         /// Only this interface (else every interface that is up, except loopback).
@@ -251,6 +260,11 @@ pub enum Action {
     BackupSpace {
         /// Structured output.
         json: bool,
+    },
+    /// Write a backup file to standard output, base64.
+    BackupExport {
+        /// The backup's file name in the backup directory.
+        name: BackupName,
     },
     /// Restore the data paths from a backup.
     BackupRestore {
@@ -396,10 +410,12 @@ impl Action {
             Action::BackupList { .. } => ActionKind::BackupList,
             Action::BackupSpace { .. } => ActionKind::BackupSpace,
             Action::BackupRestore { .. } => ActionKind::BackupRestore,
+            Action::BackupExport { .. } => ActionKind::BackupExport,
             Action::InternetCheck { .. } => ActionKind::InternetCheck,
             Action::NetworkValidate { .. } => ActionKind::NetworkValidate,
             Action::NetworkReconfigure { .. } => ActionKind::NetworkReconfigure,
             Action::NetworkLimit { .. } => ActionKind::NetworkLimit,
+            Action::NetworkLimitList { .. } => ActionKind::NetworkLimitList,
             Action::NetworkLoad { .. } => ActionKind::NetworkLoad,
             Action::Daemon {} => ActionKind::Daemon,
             Action::PasswordReset { .. } => ActionKind::PasswordReset,
@@ -429,6 +445,7 @@ impl Action {
             Action::NetworkBlink { interface, .. } => interface.to_string(),
             Action::NetworkLoad { interface, .. } => interface.as_ref().map_or_else(none, ToString::to_string),
             Action::BackupRestore { file, .. } => file.as_ref().map_or_else(|| "newest".to_string(), ToString::to_string),
+            Action::BackupExport { name } => name.to_string(),
             Action::Upgrade { package, commit, rollback, .. } => match (package, commit, rollback) {
                 (Some(package), _, _) => package.to_string(),
                 (None, true, _) => "--commit".to_string(),
@@ -462,6 +479,7 @@ impl Action {
             | Action::NetworkValidate { .. }
             | Action::BackupList { .. }
             | Action::BackupSpace { .. }
+            | Action::NetworkLimitList { .. }
             | Action::CertShow { .. }
             | Action::CaptureFilterShow { .. } => none(),
         }
@@ -530,6 +548,8 @@ mod tests {
             Action::BackupCreate {},
             Action::BackupList { json: true },
             Action::BackupSpace { json: false },
+            Action::BackupExport { name: parsed(BackupName::parse("h-1-backup-version-0.1.0-x-1970-01-01_00:00:00.tar")) },
+            Action::NetworkLimitList { json: true },
             Action::BackupRestore {
                 file: Some(parsed(BackupRef::parse("h-1-backup-version-0.1.0-x-1970-01-01_00:00:00.tar"))),
                 yes: true,

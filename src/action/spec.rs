@@ -85,6 +85,7 @@ impl ActionKind {
             A::InternetCheck => read(CYBERX, "internet-check"),
             A::NetworkLoad => read(CYBERX, "network-load"),
             A::NetworkLimit => change(CYBERX, "network-limit", Outcome),
+            A::NetworkLimitList => read(CYBERX, "network-limit-list"),
             A::NetworkReconfigure => change(&[Support, CyberxHost], "network-reconfigure", Outcome),
             A::CertImport => change(CYBERX, "cert-import", ByAction),
             A::CertSelfSigned => change(CYBERX, "cert-self-signed", ByAction),
@@ -94,6 +95,9 @@ impl ActionKind {
             A::BackupList => read(SUPPORT_CYBERX, "backup-list"),
             A::BackupRestore => change(SUPPORT_CYBERX, "restore", Outcome),
             A::BackupSpace => read(CYBERX, "backup-space"),
+            // Read-only, but it hands the appliance's keys (inside the backup) to the caller:
+            // every export is audited, as a backup is.
+            A::BackupExport => Spec { audit: Outcome, ..read(CYBERX, "backup-export") },
             // The login shell runs in the caller's own process and sends each command on.
             A::Shell => Spec { served: false, in_shell: false, ..read(ALL_USERS, "shell") },
             A::Daemon => Spec { served: false, in_shell: false, ..read(ROOT_ONLY, "daemon") },
@@ -155,7 +159,8 @@ mod tests {
 
     /// DESIGN.md's command table, transcribed row by row (action, "roles" column) as written
     /// there, independently of the spec; the rows the issues added (ntp status, cert show,
-    /// install, auth, package tools) follow their issues.
+    /// install, auth, package tools, and issue 24's limit list and backup export) follow their
+    /// issues.
     const DESIGN_TABLE: &[(ActionKind, &str)] = &[
         (ActionKind::Sanity, "support, cyberx"),
         (ActionKind::Reboot, "support, cyberx, cyberx_host"),
@@ -175,6 +180,7 @@ mod tests {
         (ActionKind::InternetCheck, "cyberx"),
         (ActionKind::NetworkLoad, "cyberx"),
         (ActionKind::NetworkLimit, "cyberx"),
+        (ActionKind::NetworkLimitList, "cyberx"),
         (ActionKind::NetworkReconfigure, "support(admin), cyberx_host"),
         (ActionKind::CertImport, "cyberx"),
         (ActionKind::CertSelfSigned, "cyberx"),
@@ -184,6 +190,7 @@ mod tests {
         (ActionKind::BackupList, "support, cyberx"),
         (ActionKind::BackupRestore, "support, cyberx"),
         (ActionKind::BackupSpace, "cyberx"),
+        (ActionKind::BackupExport, "cyberx"),
         (ActionKind::Shell, "login shell"),
         (ActionKind::Daemon, "root only"),
         (ActionKind::Install, "root only"),
@@ -248,6 +255,7 @@ mod tests {
             (A::InternetCheck, false, true, true, Audit::Refusals),
             (A::NetworkLoad, false, true, true, Audit::Refusals),
             (A::NetworkLimit, true, true, true, Audit::Outcome),
+            (A::NetworkLimitList, false, true, true, Audit::Refusals),
             (A::NetworkReconfigure, true, true, true, Audit::Outcome),
             (A::CertImport, true, true, true, Audit::ByAction),
             (A::CertSelfSigned, true, true, true, Audit::ByAction),
@@ -257,6 +265,7 @@ mod tests {
             (A::BackupList, false, true, true, Audit::Refusals),
             (A::BackupRestore, true, true, true, Audit::Outcome),
             (A::BackupSpace, false, true, true, Audit::Refusals),
+            (A::BackupExport, false, true, true, Audit::Outcome),
             (A::Shell, false, false, false, Audit::Refusals),
             (A::Daemon, false, false, false, Audit::Refusals),
             (A::Install, true, false, false, Audit::Refusals),

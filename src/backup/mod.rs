@@ -1,5 +1,5 @@
 //! Backups of the appliance's whole state: `system backup` (create), `system backup-list`,
-//! `system backup space` and `system restore`.
+//! `system backup space`, `system backup export` and `system restore`.
 //!
 //! A backup streams the board's data paths into `<backup dir>/<host>-<epoch ms>-backup-version-
 //! <version>-<YYYY-MM-DD_HH:MM:SS>.tar`, a gzip-compressed POSIX tar (see [`format`]) that GNU
@@ -480,6 +480,67 @@ pub fn space(ctx: &Context, json: bool, out: &mut dyn Write) -> Result<Status> {
         None => emit(out, "Last backup: never")?,
     }
     emit(out, &format!("Free space for backups: {}", human_size(free)))?;
+    Ok(Status::Ok)
+}
+
+/// Bytes of a backup on one line of `system backup export`: 4096 base64 characters.
+pub const EXPORT_LINE_BYTES: usize = 3072;
+
+/// `system backup export NAME`: the backup file on standard output in base64 (RFC 4648, lines
+/// of 4096 characters), so that it can travel as text through the daemon's lines and an SSH
+/// session to a fleet tool; `base64 -d` gives the file back byte for byte. A backup holds the
+/// appliance's keys and is root's alone (0600 in a 0700 directory), so this is how a caller
+/// who is not root gets one, with the role checked and the export audited.
+///
+/// NAME is a backup's file name in the backup directory, never a path; the file is opened
+/// without following a link or waiting on a FIFO, read at the backups' low priority, and a
+/// cancel stops the export between lines.
+pub fn export(ctx: &Context, name: &crate::validate::BackupName, out: &mut dyn Write) -> Result<Status> {
+    use base64ct::Encoding;
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let settings = Settings::of(ctx)?;
+    let path = settings.dir.join(name.as_str());
+    let missing =
+        || Error::Usage(format!("no backup named '{name}' in {} (see system backup-list)", settings.dir.display()));
+    if parse_backup_name(name.as_str()).is_none() {
+        return Err(missing());
+    }
+    let mut file = match fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(&path) {
+        Ok(file) => file,
+        Err(err) if err.kind() == io::ErrorKind::NotFound || err.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(missing())
+        }
+        Err(err) => return Err(Error::io("open", &path, err)),
+    };
+    if !file.metadata().map_err(|e| Error::io("stat", &path, e))?.is_file() {
+        return Err(missing());
+    }
+    lower_priority();
+    let mut chunk = vec![0u8; EXPORT_LINE_BYTES];
+    let mut encoded = vec![0u8; EXPORT_LINE_BYTES / 3 * 4];
+    loop {
+        ctx.cancel.check("the backup export")?;
+        let mut filled = 0;
+        while filled < chunk.len() {
+            match file.read(&mut chunk[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) => return Err(Error::io("read", &path, err)),
+            }
+        }
+        if filled == 0 {
+            break;
+        }
+        let text = base64ct::Base64::encode(&chunk[..filled], &mut encoded)
+            .map_err(|_| Error::Problem("base64: the line buffer is too small".to_string()))?;
+        emit(out, text)?;
+        if filled < chunk.len() {
+            break;
+        }
+    }
+    out.flush().map_err(|e| Error::io("write", "standard output", e))?;
     Ok(Status::Ok)
 }
 

@@ -45,6 +45,23 @@ pub fn parse_space(name: &[&str], args: &[&str]) -> Result<Action, argh::EarlyEx
     Ok(Action::BackupSpace { json: parsed.json })
 }
 
+/// Write a backup file to standard output in base64 (RFC 4648, lines of 4096 characters), for
+/// fleet tools: `base64 -d` gives the file back.
+#[derive(FromArgs, Debug)]
+pub struct ExportArgs {
+    /// the backup's file name, as system backup-list names it
+    #[argh(positional)]
+    pub name: String,
+}
+
+/// Parses `system backup export NAME`.
+pub fn parse_export(name: &[&str], args: &[&str]) -> Result<Action, argh::EarlyExit> {
+    let parsed = ExportArgs::from_args(name, args)?;
+    let backup = crate::validate::BackupName::parse(&parsed.name)
+        .map_err(|e| argh::EarlyExit { output: e.to_string(), status: Err(()) })?;
+    Ok(Action::BackupExport { name: backup })
+}
+
 /// Restore the appliance's data from a backup (the newest unless one is named).
 #[derive(FromArgs, Debug)]
 pub struct RestoreArgs {
@@ -97,6 +114,12 @@ mod tests {
         assert!(parse_restore(&name, &["extra"]).is_err());
         assert_eq!(parse_list(&name, &["--json"]).unwrap(), Action::BackupList { json: true });
         assert_eq!(parse_space(&name, &[]).unwrap(), Action::BackupSpace { json: false });
+        let export = ["sensorctl", "system", "backup", "export"];
+        let backup = "h-1-backup-version-0.1.0-x-1970-01-01_00:00:00.tar";
+        assert!(matches!(parse_export(&export, &[backup]).unwrap(), Action::BackupExport { name } if name.as_str() == backup));
+        for bad in [&[][..], &["../etc/shadow"], &["/var/cyberx/backups/x.tar"], &[backup, backup]] {
+            assert!(parse_export(&export, bad).is_err(), "{bad:?}");
+        }
         assert_eq!(parse_create(&name, &[]).unwrap(), Action::BackupCreate {});
         assert!(parse_create(&name, &["now"]).is_err());
     }

@@ -152,6 +152,13 @@ pub static COMMANDS: &[Command] = &[
         parse: backup::parse_space,
     },
     Command {
+        path: &["system", "backup", "export"],
+        aliases: &[],
+        kind: ActionKind::BackupExport,
+        summary: "write a backup file to standard output in base64 (for fleet tools)",
+        parse: backup::parse_export,
+    },
+    Command {
         path: &["system", "restore"],
         aliases: &["cyberx-xsense-system-restore"],
         kind: ActionKind::BackupRestore,
@@ -297,6 +304,13 @@ pub static COMMANDS: &[Command] = &[
         kind: ActionKind::NetworkLimit,
         summary: "set or clear an interface's outbound bandwidth limit",
         parse: network::parse_limit,
+    },
+    Command {
+        path: &["network", "limit-list"],
+        aliases: &[],
+        kind: ActionKind::NetworkLimitList,
+        summary: "show the stored outbound bandwidth limits",
+        parse: network::parse_limit_list,
     },
     Command {
         path: &["cert", "import"],

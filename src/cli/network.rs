@@ -388,6 +388,20 @@ fn classify(arg: &str) -> Word<'_> {
     Word::Unknown
 }
 
+/// Show the outbound bandwidth limits stored in the config (the daemon installs them at start).
+#[derive(FromArgs, Debug)]
+pub struct LimitListArgs {
+    /// print JSON: each interface, its limit as given and in bytes per second
+    #[argh(switch)]
+    pub json: bool,
+}
+
+/// Parses `network limit-list`.
+pub fn parse_limit_list(name: &[&str], args: &[&str]) -> Result<Action, argh::EarlyExit> {
+    let parsed = LimitListArgs::from_args(name, args)?;
+    Ok(Action::NetworkLimitList { json: parsed.json })
+}
+
 /// Parses `network limit` / `cyberx-xsense-limit-interface` the way Python's argparse parses
 /// `[-h] --interface INTERFACE [--limit LIMIT] [--clear]`: `--opt VALUE` or `--opt=VALUE`,
 /// unique prefixes of long options (`--int eth0`), the last of repeated options wins, `--`

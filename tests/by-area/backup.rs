@@ -750,6 +750,50 @@ fn roles_and_aliases_follow_the_policy() {
     }
 }
 
+/// `system backup export NAME` (issue 24): the file, base64, through the daemon to cyberx, who
+/// cannot read the backup directory; every export is audited; names that are not a backup's
+/// (a path, a link, another file) are refused and nothing is written.
+#[test]
+fn export_gives_cyberx_the_backup_byte_for_byte_through_the_daemon_and_is_audited() {
+    if !is_root() {
+        skip("running as cyberx's uid needs root");
+        return;
+    }
+    let root = sandbox("bk-export");
+    populate(root.path());
+    let (_, path) = backup_ok(root.path());
+    let name = path.file_name().unwrap().to_str().unwrap().to_string();
+    let _daemon = Daemon::start(root.path());
+    let run = sensorctl(root.path(), &["system", "backup", "export", &name]).uid(CYBERX_UID).run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.lines().all(|l| l.len() <= 4096 && !l.is_empty()), "lines of at most 4096 characters");
+    // Decoded by an independent decoder.
+    let mut python = Command::new("python3")
+        .args(["-c", "import base64, sys; sys.stdout.buffer.write(base64.b64decode(sys.stdin.read()))"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut python.stdin.take().unwrap(), run.stdout.as_bytes()).unwrap();
+    let decoded = python.wait_with_output().unwrap();
+    assert!(decoded.status.success());
+    assert_eq!(decoded.stdout, fs::read(&path).unwrap(), "the export is not the file");
+    let audit = fs::read_to_string(root.path().join("var/log/sensorctl/audit.log")).unwrap();
+    assert!(audit.lines().any(|l| l.contains("action=backup-export") && l.contains(&name) && l.ends_with("result=ok")), "{audit}");
+    // Support may list backups but not take one away.
+    let denied = sensorctl(root.path(), &["system", "backup", "export", &name]).uid(SUPPORT_UID).run();
+    assert_eq!((denied.code, denied.stdout.as_str()), (77, ""), "{}", denied.stderr);
+    // Not a backup of the directory: a path, a link to a file outside, a name that is not there.
+    let outside = root.path().join("etc/sensorctl/secret-1-backup-version-1-2022-09-29_18:30:20.tar");
+    write(&outside, b"not for export", 0o600);
+    let link = "link-1-backup-version-1-2022-09-29_18:30:20.tar";
+    std::os::unix::fs::symlink(&outside, root.path().join(BACKUP_DIR).join(link)).unwrap();
+    for bad in ["../../etc/sensorctl/config.json", "/var/cyberx/backups/x.tar", link, "gone-1-backup-version-1-2022-09-29_18:30:20.tar"] {
+        let run = sensorctl(root.path(), &["system", "backup", "export", bad]).uid(CYBERX_UID).run();
+        assert_eq!((run.code, run.stdout.as_str()), (2, ""), "{bad}: {}", run.stderr);
+    }
+}
+
 #[test]
 fn restore_asks_twice_and_does_nothing_unless_both_answers_are_yes() {
     let root = sandbox("bk-prompts");

@@ -105,6 +105,7 @@ fn every_json_command_fails_as_json_too() {
         &["system", "login-protection", "--json"],
         &["system", "upgrade", "--status", "--json"],
         &["network", "capture-filter", "--show", "--json"],
+        &["network", "limit-list", "--json"],
     ];
     for args in commands {
         let mut denied = vec!["--role", "none"];

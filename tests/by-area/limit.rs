@@ -286,9 +286,20 @@ fn cyberx_sets_a_limit_through_the_daemon_and_support_may_not() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.stdout, "setting the bandwidth limit of interface \"lim0\" to 10mbit\n");
     assert_eq!(tc_rate_bits(&qdisc(&ns)), 10_000_000);
+    // The stored limit, as fleet tools read it (issue 24); support may not read it either.
+    let listed = sensorctl(root.path(), &["network", "limit-list", "--json"]).uid(CYBERX_UID).run();
+    assert_eq!(listed.code, 0, "{}", listed.stderr);
+    assert_eq!(listed.stdout, "[{\"interface\":\"lim0\",\"limit\":\"10mbit\",\"bytes_per_second\":1250000}]\n");
+    let text = sensorctl(root.path(), &["network", "limit-list"]).uid(CYBERX_UID).run();
+    assert_eq!(text.stdout, "lim0: 10mbit (1250000 bytes per second)\n");
+    assert_eq!(sensorctl(root.path(), &["network", "limit-list"]).uid(SUPPORT_UID).run().code, 77);
     let cleared = sensorctl(root.path(), &["network", "limit", "--interface", "lim0", "--clear"]).uid(CYBERX_UID).run();
     assert_eq!(cleared.code, 0, "{}", cleared.stderr);
     assert!(qdisc(&ns).starts_with("qdisc noqueue"));
+    let listed = sensorctl(root.path(), &["network", "limit-list", "--json"]).uid(CYBERX_UID).run();
+    assert_eq!((listed.code, listed.stdout.as_str()), (0, "[]\n"));
+    let text = sensorctl(root.path(), &["network", "limit-list"]).uid(CYBERX_UID).run();
+    assert_eq!(text.stdout, "No bandwidth limits are set.\n");
 }
 
 #[test]
