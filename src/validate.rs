@@ -19,6 +19,7 @@ macro_rules! wire_text {
             }
         }
         impl nanoserde::DeJson for $ty {
+            #[inline(never)]
             fn de_json(
                 state: &mut nanoserde::DeJsonState,
                 input: &mut std::str::Chars,
@@ -73,6 +74,7 @@ macro_rules! bounded {
         }
 
         impl nanoserde::DeJson for $name {
+            #[inline(never)]
             fn de_json(
                 state: &mut nanoserde::DeJsonState,
                 input: &mut std::str::Chars,
