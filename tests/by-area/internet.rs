@@ -77,8 +77,13 @@ fn failures_name_the_stage() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()
     };
+    let (redirect_port, _rx2) = serve_once("HTTP/1.1 302 Found\r\nLocation: http://portal.test/login\r\nContent-Length: 0\r\n\r\n");
+    let (garbage_port, _rx3) = serve_once("SSH-2.0-OpenSSH_9.2\r\n\r\n");
     for (url, expected) in [
         (format!("http://127.0.0.1:{status_port}/"), "HTTP status failed: 503"),
+        // A captive portal's redirect is reported, not followed.
+        (format!("http://127.0.0.1:{redirect_port}/"), "HTTP status failed: 302 (a redirect to http://portal.test/login)"),
+        (format!("http://127.0.0.1:{garbage_port}/"), "HTTP failed: not an HTTP answer: 'SSH-2.0-OpenSSH_9.2'"),
         (format!("http://127.0.0.1:{closed_port}/"), "connect failed: Connection refused"),
     ] {
         let run = sensorctl(root.path(), &["network", "internet-check", "--url", &url]).run();
