@@ -257,15 +257,21 @@ fn remove_stale_temps(dir: &Dir, target: &OsStr) {
         }) else {
             continue;
         };
-        let gone = match crate::sys::procfs::stat(pid) {
-            Ok(stat) => stat.is_dead(),
-            Err(err) => err.kind() == io::ErrorKind::NotFound,
-        };
-        if pid != std::process::id() && gone {
+        if writer_is_gone(pid) {
             log::info!("removing {}: left by a writer that was killed", entry.path().display());
             let _ = crate::sys::fs::unlink_at(&dir.fd, &file_name);
         }
     }
+}
+
+/// Whether the process `pid`, which named a leftover file after itself, is gone (ended, or a
+/// zombie); never true of this process. A pid reused since stays "not gone": its leftover waits.
+pub fn writer_is_gone(pid: u32) -> bool {
+    let gone = match crate::sys::procfs::stat(pid) {
+        Ok(stat) => stat.is_dead(),
+        Err(err) => err.kind() == io::ErrorKind::NotFound,
+    };
+    pid != std::process::id() && gone
 }
 
 /// Opens a fresh temporary file beside `target`, named `.<name>.tmp-<pid>-<n>` so that a crash

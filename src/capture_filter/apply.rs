@@ -97,6 +97,7 @@ struct Change {
 pub fn apply_with(root: &RootDir, filters: &[(Component, String)], ops: &mut dyn FileOps) -> Result<(), CaptureFilterError> {
     recover(root)?;
     let dir = root.resolve(PROPERTIES_DIR);
+    remove_stale_old_versions(&dir);
     let mut staged: Vec<Staged> = Vec::new();
     for (component, expression) in filters {
         let path = dir.join(component.file());
@@ -190,6 +191,26 @@ fn roll_back(dir: &Path, changes: &[Change], journal: &Path) -> Result<(), Captu
 fn remove_old_versions(changes: &[Change]) {
     for old in changes.iter().filter_map(|c| c.old.as_ref()) {
         let _ = fs::remove_file(old);
+    }
+}
+
+/// Removes the old-version links (`.NAME.old-PID`) of an apply killed after linking them and
+/// before its journal committed (once it has, [`recover`] removes them): without the journal
+/// nothing refers to them, and each such kill would leave one more. Links of an apply still
+/// running are kept. Best effort: one that cannot be removed waits for the next apply.
+fn remove_stale_old_versions(dir: &Path) {
+    for component in Component::ALL {
+        let target = dir.join(component.file());
+        let (Some(parent), Some(name)) = (target.parent(), target.file_name()) else { continue };
+        let prefix = format!(".{}.old-", name.to_string_lossy());
+        let Ok(entries) = fs::read_dir(parent) else { continue };
+        for entry in entries.flatten() {
+            let pid = entry.file_name().to_str().and_then(|n| n.strip_prefix(prefix.as_str())?.parse::<u32>().ok());
+            if pid.is_some_and(store::writer_is_gone) {
+                log::info!("removing {}: left by an apply that was killed", entry.path().display());
+                let _ = fs::remove_file(entry.path());
+            }
+        }
     }
 }
 

@@ -354,3 +354,25 @@ fn a_test_on_the_wire_counts_matches_bytes_and_drops() {
     assert_eq!(count, WireCount { matched: 3, bytes: 3 * 42, dropped: 0 });
     assert_eq!(missing.to_string(), "interface 'nosuch0' does not exist");
 }
+
+#[test]
+fn old_version_links_of_a_killed_apply_are_removed_and_a_running_ones_kept() {
+    let (_dir, root) = root_with_files();
+    let target = root.resolve(PROPERTIES_DIR).join(Component::ALL[0].file());
+    let name = target.file_name().unwrap().to_string_lossy().into_owned();
+    let mut other_apply = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+    // Killed between linking the old version and writing the journal: nothing names the link.
+    let dead = target.with_file_name(format!(".{name}.old-4999999"));
+    let running = target.with_file_name(format!(".{name}.old-{}", other_apply.id()));
+    let unrelated = target.with_file_name(format!(".{name}.older-4999999"));
+    for path in [&dead, &running, &unrelated] {
+        fs::hard_link(&target, path).unwrap();
+    }
+    let applied = apply(&root, &[(Component::ALL[0], "tcp port 502".to_string())]);
+    let _ = other_apply.kill();
+    let _ = other_apply.wait();
+    applied.unwrap();
+    assert!(!dead.exists(), "the killed apply's link stayed");
+    assert!(running.exists(), "a running apply's link was removed");
+    assert!(unrelated.exists());
+}
