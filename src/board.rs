@@ -121,6 +121,50 @@ pub struct BackupSettings {
     pub limit_bytes: u64,
     /// Data paths (under the root) a backup holds.
     pub paths: Vec<PathBuf>,
+    /// Where `network reconfigure --backup-dir` may move backups: at or under one of these
+    /// (the board's `backup.dir_prefixes`; without it, only `dir` and below).
+    pub dir_prefixes: Vec<PathBuf>,
+}
+
+impl BackupSettings {
+    /// Refuses a backup directory outside the board's prefixes, or one that is a data path,
+    /// lies inside one or holds one (a restore would swap the backups away with the data).
+    /// The error is a sentence naming the directory.
+    pub fn check_dir(&self, dir: &str) -> std::result::Result<(), String> {
+        let path = Path::new(dir);
+        if !self.dir_prefixes.iter().any(|prefix| path.starts_with(prefix)) {
+            let allowed: Vec<String> = self.dir_prefixes.iter().map(|p| p.display().to_string()).collect();
+            return Err(format!(
+                "backup directory {}: not under one of the board's backup locations ({})",
+                crate::validate::printable(dir),
+                allowed.join(", ")
+            ));
+        }
+        match self.paths.iter().find(|data| path.starts_with(data) || data.starts_with(path)) {
+            Some(data) => Err(format!(
+                "backup directory {}: overlaps the data path {} that backups hold",
+                crate::validate::printable(dir),
+                data.display()
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// The directory backups go to: the one `network reconfigure` stored in the config when
+    /// the board allows it, else the board's own (a stored one it refuses is logged and
+    /// ignored, so that a config from before the check cannot stop every backup).
+    pub fn dir_for(&self, configured: Option<&str>) -> PathBuf {
+        match configured {
+            Some(dir) => match self.check_dir(dir) {
+                Ok(()) => PathBuf::from(dir),
+                Err(why) => {
+                    log::warn!("config backup_dir: {why}; using {}", self.dir.display());
+                    self.dir.clone()
+                }
+            },
+            None => self.dir.clone(),
+        }
+    }
 }
 
 /// How `system upgrade` installs a new version beside the running one.
@@ -260,6 +304,8 @@ struct RawBackup {
     limit_bytes: u64,
     #[nserde(default)]
     paths: Vec<String>,
+    #[nserde(default)]
+    dir_prefixes: Vec<String>,
 }
 
 #[derive(DeJson)]
@@ -368,6 +414,17 @@ impl Board {
                 .iter()
                 .map(|p| absolute("backup.paths", p).map_err(&bad))
                 .collect::<Result<Vec<_>>>()?,
+            dir_prefixes: raw
+                .backup
+                .dir_prefixes
+                .iter()
+                .map(|p| absolute("backup.dir_prefixes", p).map_err(&bad))
+                .collect::<Result<Vec<_>>>()?,
+        };
+        let backup = if backup.dir_prefixes.is_empty() {
+            BackupSettings { dir_prefixes: vec![backup.dir.clone()], ..backup }
+        } else {
+            backup
         };
         let services = raw
             .services
@@ -546,6 +603,31 @@ fn absolute(field: &str, text: &str) -> std::result::Result<PathBuf, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_backup_directory_must_lie_under_the_boards_prefixes_and_apart_from_the_data() {
+        let backup = Board::embedded_default().unwrap().backup;
+        for allowed in ["/var/cyberx/backups", "/var/cyberx/backups/weekly", "/data/backups", "/var/backups/sensor"] {
+            assert_eq!(backup.check_dir(allowed), Ok(()), "{allowed}");
+            assert_eq!(backup.dir_for(Some(allowed)), PathBuf::from(allowed));
+        }
+        for (refused, why) in [
+            ("/etc/nologin", "not under one of the board's backup locations (/var/cyberx/backups, /var/backups, /data)"),
+            ("/var/cyberx", "not under one of the board's backup locations"),
+            ("/var/cyberx/backupsX", "not under one of the board's backup locations"),
+            ("/database", "not under one of"),
+        ] {
+            let err = backup.check_dir(refused).unwrap_err();
+            assert!(err.starts_with(&format!("backup directory {refused}: ")) && err.contains(why), "{refused}: {err}");
+            // A stored directory the board refuses (a config from before the check) falls back.
+            assert_eq!(backup.dir_for(Some(refused)), PathBuf::from("/var/cyberx/backups"));
+        }
+        let overlapping = BackupSettings { dir_prefixes: vec![PathBuf::from("/var/cyberx")], ..backup.clone() };
+        for refused in ["/var/cyberx/keys", "/var/cyberx/keys/old", "/var/cyberx"] {
+            assert!(overlapping.check_dir(refused).unwrap_err().contains("overlaps the data path /var/cyberx/"), "{refused}");
+        }
+        assert_eq!(backup.dir_for(None), PathBuf::from("/var/cyberx/backups"));
+    }
 
     #[test]
     fn every_embedded_board_is_valid_and_named_after_itself() {

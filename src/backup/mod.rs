@@ -89,7 +89,9 @@ impl Settings {
     /// would swap the backups away with the data).
     pub fn of(ctx: &Context) -> Result<Settings> {
         let board = ctx.board()?;
-        let dir = ctx.root.resolve(&board.backup.dir);
+        // The directory `network reconfigure --backup-dir` chose, when the board allows it.
+        let dir_shown = board.backup.dir_for(ctx.config().ok().and_then(|c| c.backup_dir.as_deref()));
+        let dir = ctx.root.resolve(&dir_shown);
         let state_dir = ctx.root.resolve(STATE_DIR);
         let mut roots: Vec<Root> = Vec::new();
         for path in &board.backup.paths {
@@ -125,7 +127,7 @@ impl Settings {
             }
             roots.push(root);
         }
-        Ok(Settings { dir_shown: board.backup.dir.clone(), dir, limit: board.backup.limit_bytes, roots, state_dir })
+        Ok(Settings { dir_shown, dir, limit: board.backup.limit_bytes, roots, state_dir })
     }
 }
 

@@ -194,6 +194,7 @@ fn transact(ctx: &Context, settings: &Settings, save: bool, out: &mut dyn Write)
     // afresh (see `validate`).
     let mut config = Config::load(&ctx.root)?;
     let board = ctx.board()?;
+    board.backup.check_dir(settings.backup_dir.as_str()).map_err(usage)?;
     let config_path = Config::path(&ctx.root);
     let old = match Settings::from_config(&config, board, &config_path) {
         Ok(old) => old,

@@ -355,11 +355,9 @@ pub fn board_monitors(board: &Board) -> Vec<Monitor> {
         .collect()
 }
 
-/// The backup directory: the config's, else the board's.
+/// The backup directory: the config's when the board allows it, else the board's (as
+/// backups choose it: [`crate::board::BackupSettings::dir_for`]).
 pub fn backup_dir(config: &Config, board: &Board) -> Result<DirPath> {
-    match &config.backup_dir {
-        Some(dir) => DirPath::parse(dir),
-        None => DirPath::parse(&board.backup.dir.to_string_lossy()),
-    }
+    DirPath::parse(&board.backup.dir_for(config.backup_dir.as_deref()).to_string_lossy())
 }
 

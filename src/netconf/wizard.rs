@@ -155,7 +155,8 @@ pub fn converse(
     let board = ctx.board().ok();
     let kernel = open_socket().and_then(|mut socket| Kernel::read(&mut socket)).ok();
     let regather = |interface: Option<&IfName>| Current::gather(&ctx.root, config, board, kernel.as_ref(), interface);
-    let mut wizard = Wizard { prompter, out, quiet: yes, links: kernel.as_ref().map(|k| k.links.clone()) };
+    let mut wizard =
+        Wizard { prompter, out, quiet: yes, links: kernel.as_ref().map(|k| k.links.clone()), backup: board.map(|b| &b.backup) };
     let settings = wizard.converse(given, &regather)?;
     if !yes && !wizard.confirm(&settings)? {
         return Ok(None);
@@ -172,6 +173,9 @@ struct Wizard<'a> {
     /// The devices of the namespace, to refuse an interface that does not exist right away
     /// (`None` when the link dump failed; applying checks again anyway).
     links: Option<Vec<Link>>,
+    /// The board's backup settings, to refuse a backup directory it does not allow right away
+    /// (applying checks again anyway).
+    backup: Option<&'a crate::board::BackupSettings>,
 }
 
 impl Wizard<'_> {
@@ -332,7 +336,11 @@ impl Wizard<'_> {
             "backup-dir",
             given.backup_dir.map(|v| v.to_string()),
             current.backup_dir.as_ref().map(DirPath::to_string),
-            &|_, answer| DirPath::parse(answer),
+            &|w, answer| {
+                let dir = DirPath::parse(answer)?;
+                w.backup.map_or(Ok(()), |backup| backup.check_dir(dir.as_str())).map_err(usage)?;
+                Ok(dir)
+            },
         )?;
         let settings = Settings { interface, ip, subnet, gateway, dns, monitors, erspan, backup_dir };
         settings.check()?;
@@ -418,7 +426,7 @@ mod tests {
         let mut script = Script { answers: answers.iter().copied().collect(), log: log.clone() };
         let mut out = Log(log.clone());
         let mut wizard =
-            Wizard { prompter: &mut script, out: &mut out, quiet, links: Some(links(&["lo", "eth0", "eth1", "eth2", "gre1"])) };
+            Wizard { prompter: &mut script, out: &mut out, quiet, links: Some(links(&["lo", "eth0", "eth1", "eth2", "gre1"])), backup: None };
         let result = wizard.converse(request, &current).and_then(|s| {
             let confirmed = quiet || wizard.confirm(&s)?;
             Ok((s, confirmed))

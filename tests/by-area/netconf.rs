@@ -417,6 +417,12 @@ fn reconfigure_with_flags_for_each_allowed_role_then_validate() {
         assert!(out.stdout.contains(&format!("ip: {ip}\n")));
         assert_eq!(saved(&lab).network.erspan_interfaces, ["erspan0"]);
     }
+    // Backups go where --backup-dir said.
+    let out = lab.run(&["system", "backup"], b"");
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let written: Vec<_> = std::fs::read_dir(lab.path("data/backups")).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert!(written.iter().any(|n| n.to_string_lossy().ends_with(".tar")), "{written:?}");
+    assert!(!lab.path("var/cyberx/backups").exists() || std::fs::read_dir(lab.path("var/cyberx/backups")).unwrap().next().is_none());
 
     // cyberx may not: refused before any question, nothing changed.
     let before = lab.state();
@@ -459,7 +465,7 @@ fn a_failing_apply_rolls_everything_back() {
             "--monitor",
             "local_listener=mon1",
             "--backup-dir",
-            "/var/new/backups",
+            "/data/new-backups",
             "--yes",
         ],
         b"",
@@ -509,6 +515,12 @@ fn bad_input_is_exit_2_and_changes_nothing() {
         (&["--gateway", "10.70.0.1", "--monitor", "a=mon1,b=mon1"], "--monitor: monitor interface mon1 given twice"),
         (&["--gateway", "10.70.0.1", "--dns", "10.70.0.53;reboot"], "--dns: invalid IPv4 address '10.70.0.53;reboot': expected four numbers 0-255 separated by dots, like 192.0.2.10"),
         (&["--gateway", "10.70.0.1", "--backup-dir", "../etc"], "--backup-dir: invalid directory '../etc': must be an absolute path, like /var/backups"),
+        // Only where the board keeps backups: not a root-owned directory made anywhere.
+        (
+            &["--gateway", "10.70.0.1", "--monitor", "local_listener=mon1", "--backup-dir", "/etc/nologin"],
+            "--backup-dir: backup directory /etc/nologin: not under one of the board's backup locations (/var/cyberx/backups, /var/backups, /data)",
+        ),
+        (&["--gateway", "10.70.0.1", "--monitor", "local_listener=mon1", "--backup-dir", "/var/cyberx/keys/b"], "--backup-dir: backup directory /var/cyberx/keys/b: not under one of the board's backup locations (/var/cyberx/backups, /var/backups, /data)"),
     ] {
         let mut args = base.to_vec();
         args.extend_from_slice(extra);
@@ -518,6 +530,7 @@ fn bad_input_is_exit_2_and_changes_nothing() {
         assert_eq!(out.stderr, format!("sensorctl: network reconfigure: {message}\n"), "{extra:?}");
         assert_eq!(out.stdout, "", "{extra:?}");
         assert_eq!(lab.state(), before, "{extra:?}");
+        assert!(!lab.path("etc/nologin").exists(), "{extra:?}");
     }
     for (args, message) in [
         (&["network", "reconfigure", "--interface", "nope0", "--yes"][..], "--interface: management interface nope0: no such interface"),
