@@ -17,6 +17,9 @@ use crate::error::{Error, Result};
 use crate::outcome::emit;
 use std::io::Write;
 
+/// How long a caller who has read the announcement is given to show it.
+const SHOW_TIME: std::time::Duration = std::time::Duration::from_millis(300);
+
 /// What happens to the machine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Power {
@@ -52,6 +55,10 @@ pub fn run(ctx: &Context, how: Power, out: &mut dyn Write) -> Result<Status> {
     }) {
         log::debug!("announcing the {how:?}: {err}");
     }
+    // Through the daemon the flush returns once the caller has read the line; the caller still
+    // has to show it before the kernel ends every process, which a loaded or emulated machine
+    // can take a while to get to.
+    std::thread::sleep(SHOW_TIME);
     log::info!("syncing filesystems before {}", how.call());
     crate::sys::reboot::sync();
     log::warn!(

@@ -335,7 +335,14 @@ enum Event {
     Line(String),
     Prompt { text: String, secret: bool },
     Notice(String),
+    /// The action flushed its output: answer on the channel once the caller has read all that
+    /// went before (or after [`FLUSH_WAIT`]). A reboot announces itself this way, so that its
+    /// line reaches the caller before the kernel ends every process.
+    Flush(smol::channel::Sender<()>),
 }
+
+/// The longest an action's flush waits for its caller to read what it was sent.
+const FLUSH_WAIT: Duration = Duration::from_secs(2);
 
 /// Frees a connection's places when it ends, however it ends.
 struct Slot<'a> {
@@ -487,6 +494,12 @@ impl Daemon {
             };
             match next {
                 Next::Ended(outcome) => result = Some(outcome),
+                Next::Event(Event::Flush(done)) => {
+                    if !caller_gone {
+                        until_read(writer).await;
+                    }
+                    let _ = done.try_send(());
+                }
                 Next::Event(event) => {
                     let reply = match event {
                         Event::Line(text) => Reply::Line { id, text },
@@ -495,6 +508,7 @@ impl Daemon {
                             Reply::Prompt { id, text, secret }
                         }
                         Event::Notice(text) => Reply::Notice { id, text },
+                        Event::Flush(_) => continue,
                     };
                     if !caller_gone && send(writer, &reply).await.is_err() {
                         caller_gone = true;
@@ -665,8 +679,28 @@ impl Write for LineSender {
         Ok(buf.len())
     }
 
+    /// Returns once the caller has read every line so far, or its connection gave up waiting
+    /// for that ([`FLUSH_WAIT`]) or ended.
     fn flush(&mut self) -> io::Result<()> {
+        let (done, delivered) = smol::channel::bounded(1);
+        if self.events.send_blocking(Event::Flush(done)).is_ok() {
+            let _ = delivered.recv_blocking();
+        }
         Ok(())
+    }
+}
+
+/// Waits, at most [`FLUSH_WAIT`], until the caller has read everything written to it: written
+/// is not yet read, and a caller killed before reading loses it.
+async fn until_read(writer: &Async<UnixStream>) {
+    let deadline = Instant::now() + FLUSH_WAIT;
+    while Instant::now() < deadline {
+        match crate::sys::unix_socket::unread_by_peer(writer.get_ref().as_fd()) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {
+                smol::Timer::after(Duration::from_millis(2)).await;
+            }
+        }
     }
 }
 
@@ -735,12 +769,51 @@ mod tests {
                 Event::Line(text) => text,
                 Event::Prompt { text, .. } => format!("prompt {text}"),
                 Event::Notice(text) => format!("notice {text}"),
+                Event::Flush(done) => {
+                    let _ = done.try_send(());
+                    "flush".to_string()
+                }
             })
             .collect();
         assert_eq!(got, ["one", "two", "three"]);
         drop(rx);
         // The caller went away: writes still succeed, the output is dropped.
         out.write_all(b"after\n").unwrap();
+    }
+
+    #[test]
+    fn a_flush_returns_once_the_connection_says_the_caller_read_it_or_has_ended() {
+        let (tx, rx) = smol::channel::bounded(16);
+        let connection = std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            while let Ok(event) = rx.recv_blocking() {
+                match event {
+                    Event::Line(text) => seen.push(text),
+                    // The first flush is answered late; the second is dropped (the connection ended).
+                    Event::Flush(done) if seen.len() == 1 => {
+                        std::thread::sleep(Duration::from_millis(300));
+                        seen.push("read".to_string());
+                        let _ = done.try_send(());
+                    }
+                    Event::Flush(done) => drop(done),
+                    _ => {}
+                }
+            }
+            seen
+        });
+        let mut out = LineSender { events: tx, partial: Vec::new() };
+        let started = Instant::now();
+        out.write_all(b"Rebooting the appliance ...\n").unwrap();
+        out.flush().unwrap();
+        let answered = started.elapsed();
+        assert!(answered >= Duration::from_millis(300), "the flush did not wait for the caller: {answered:?}");
+        assert!(answered < FLUSH_WAIT, "{answered:?}");
+        out.write_all(b"unread\n").unwrap();
+        let started = Instant::now();
+        out.flush().unwrap();
+        assert!(started.elapsed() < FLUSH_WAIT, "{:?}", started.elapsed());
+        drop(out);
+        assert_eq!(connection.join().unwrap(), ["Rebooting the appliance ...", "read", "unread"]);
     }
 
     #[test]

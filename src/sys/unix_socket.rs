@@ -79,6 +79,26 @@ pub fn peer_pid(fd: BorrowedFd<'_>) -> io::Result<Option<u32>> {
     Ok(peer_credentials(fd)?.pid)
 }
 
+/// `ioctl(fd, SIOCOUTQ)`: the bytes written to a Unix stream socket that its peer has not
+/// read yet.
+///
+/// For AF_UNIX the kernel counts the memory of the sent buffers, which it frees as the peer
+/// reads them: 0 means the peer has read everything (not merely that it was queued).
+///
+/// # References
+/// - [unix(7)](https://man7.org/linux/man-pages/man7/unix.7.html) (SIOCOUTQ)
+#[doc(alias = "SIOCOUTQ")]
+pub fn unread_by_peer(fd: BorrowedFd<'_>) -> io::Result<usize> {
+    let mut queued: libc::c_int = 0;
+    // SAFETY: SIOCOUTQ (numerically TIOCOUTQ) writes one `int` through the pointer, which
+    // points to `queued`; `fd` is an open descriptor borrowed for the call.
+    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCOUTQ, std::ptr::addr_of_mut!(queued)) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(usize::try_from(queued).unwrap_or(0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,5 +116,18 @@ mod tests {
         drop(listener);
         // The file stays, nobody listens.
         assert_eq!(connect_nonblocking(&path).unwrap_err().kind(), io::ErrorKind::ConnectionRefused);
+    }
+
+    #[test]
+    fn counts_what_the_peer_has_not_read_until_it_reads_it() {
+        use std::io::{Read, Write};
+        let (mut ours, mut theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+        assert_eq!(unread_by_peer(ours.as_fd()).unwrap(), 0);
+        ours.write_all(b"Rebooting the appliance ...\n").unwrap();
+        assert!(unread_by_peer(ours.as_fd()).unwrap() > 0);
+        let mut got = [0u8; 64];
+        let n = theirs.read(&mut got).unwrap();
+        assert_eq!(&got[..n], b"Rebooting the appliance ...\n");
+        assert_eq!(unread_by_peer(ours.as_fd()).unwrap(), 0);
     }
 }
