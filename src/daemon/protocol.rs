@@ -33,6 +33,10 @@ pub const KEEPALIVE: Duration = Duration::from_secs(5);
 /// A client that hears nothing from the daemon for this long (no line, no keep-alive) gives
 /// up with exit 75: the daemon is stopped or wedged.
 pub const SILENCE_LIMIT: Duration = Duration::from_secs(20);
+/// A caller that takes no part of a reply for this long (its socket buffer full, so it stopped
+/// reading: a stopped process, a paused terminal) is treated as gone and its request cancelled,
+/// so that it cannot hold the state lock. As long as a caller waits for a silent daemon.
+pub const SEND_WAIT: Duration = SILENCE_LIMIT;
 /// How long a state-changing action waits for another one to finish before it is told the
 /// daemon is busy (exit 75).
 pub const BUSY_WAIT: Duration = Duration::from_secs(2);

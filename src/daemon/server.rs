@@ -749,8 +749,18 @@ async fn read_line(reader: &mut BufReader<&Async<UnixStream>>, line: &mut Vec<u8
     }
 }
 
+/// Sends one reply, giving up with `TimedOut` when the caller has not taken it within
+/// [`SEND_WAIT`]; a reply given up on leaves the connection unusable, and the caller gone.
 async fn send(writer: &mut &Async<UnixStream>, reply: &Reply) -> io::Result<()> {
-    writer.write_all(reply.line().as_bytes()).await
+    send_within(writer, reply.line().as_bytes(), SEND_WAIT).await
+}
+
+async fn send_within(writer: &mut &Async<UnixStream>, bytes: &[u8], wait: Duration) -> io::Result<()> {
+    let stalled = async {
+        smol::Timer::after(wait).await;
+        Err(io::Error::new(io::ErrorKind::TimedOut, "the caller stopped reading"))
+    };
+    smol::future::or(writer.write_all(bytes), stalled).await
 }
 
 #[cfg(test)]
@@ -814,6 +824,32 @@ mod tests {
         assert!(started.elapsed() < FLUSH_WAIT, "{:?}", started.elapsed());
         drop(out);
         assert_eq!(connection.join().unwrap(), ["Rebooting the appliance ...", "read", "unread"]);
+    }
+
+    #[test]
+    fn a_reply_the_caller_does_not_take_is_given_up_after_the_wait() {
+        let (daemon_end, caller_end) = UnixStream::pair().unwrap();
+        let daemon_end = Async::new(daemon_end).unwrap();
+        let mut writer = &daemon_end;
+        let wait = Duration::from_millis(300);
+        // A reply that fits the socket's buffer goes out at once, read or not.
+        smol::block_on(send_within(&mut writer, b"small\n", wait)).unwrap();
+        // One that does not stalls on a caller that never reads, and is given up on.
+        let big = vec![b'x'; 8 << 20];
+        let started = Instant::now();
+        let err = smol::block_on(send_within(&mut writer, &big, wait)).unwrap_err();
+        let took = started.elapsed();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        assert!(took >= wait && took < wait * 10, "{took:?}");
+        drop((daemon_end, caller_end));
+        // A caller that reads gets all of it.
+        let (daemon_end, caller_end) = UnixStream::pair().unwrap();
+        let daemon_end = Async::new(daemon_end).unwrap();
+        let reader = std::thread::spawn(move || io::copy(&mut &caller_end, &mut io::sink()).unwrap());
+        let mut writer = &daemon_end;
+        smol::block_on(send_within(&mut writer, &big, SEND_WAIT)).unwrap();
+        drop(daemon_end);
+        assert_eq!(reader.join().unwrap(), big.len() as u64);
     }
 
     #[test]
