@@ -639,6 +639,8 @@ fn harden_process() {
 }
 
 pub fn main(argv: Vec<OsString>) -> u8 {
+    // Nothing to do without it but trap silently, as the binary does anyway.
+    let _ = crate::sys::signal::report_traps();
     let mut texts = Vec::with_capacity(argv.len());
     for (at, arg) in argv.iter().enumerate() {
         match arg.to_str() {

@@ -295,3 +295,35 @@ fn a_passphrase_can_come_on_standard_input_and_argv_gets_a_warning() {
     assert!(argv.stdout.starts_with("warning: --pass puts the passphrase in the command line"), "{}", argv.stdout);
     assert!(argv.stdout.contains("prefer --pass-stdin"), "{}", argv.stdout);
 }
+
+/// Release builds panic by trapping at once (scripts/build: `-C panic=immediate-abort`), which
+/// by itself prints nothing: the trap's signal must still end the process, by that signal, with
+/// one line on standard error saying it was a bug. Sent here with kill(2), as the trap would.
+#[test]
+fn a_trap_ends_the_process_by_its_signal_with_one_line_that_says_it_was_a_bug() {
+    if !is_root() {
+        skip("runs the restricted shell in a sandbox root");
+        return;
+    }
+    // SIGILL and SIGTRAP are 4 and 5 on every Linux architecture.
+    for (signal, name) in [(4, "SIGILL"), (5, "SIGTRAP")] {
+        let root = sandbox("trap");
+        let mut child = sensorctl(root.path(), &["shell"])
+            .command()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The shell prints its prompt once it is up (after main installed the handler).
+        let mut prompt = [0u8; 1];
+        std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut prompt).unwrap();
+        let sent = std::process::Command::new("kill").args(["-s", &name[3..], &child.id().to_string()]).status().unwrap();
+        assert!(sent.success());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(std::os::unix::process::ExitStatusExt::signal(&out.status), Some(signal), "{name}: {stderr}");
+        let ours: Vec<&str> = stderr.lines().filter(|line| line.starts_with("sensorctl:")).collect();
+        assert_eq!(ours, [format!("sensorctl: internal error: stopped by a bug ({name}); please report the command")], "{stderr}");
+    }
+}
