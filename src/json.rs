@@ -204,6 +204,7 @@ impl Scanner<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::daemon::protocol::Followup;
     use crate::daemon::Request;
     use nanoserde::DeJson;
     use std::path::Path;
@@ -246,16 +247,17 @@ mod tests {
             "{\"id\":0,\"action\":{\0\0\0\"Version\u{91}\u{de}:false}:false}}}",
             "{\"id\":7,\"action\":{\"Version\":{\"json\":false}}}\0",
         ] {
-            assert!(decode::<Request>(text).is_err(), "{text:?}");
+            assert!(crate::wire::decode::<Request>(text).is_err(), "{text:?}");
+            assert!(decode::<Followup>(text).is_err(), "{text:?}");
         }
-        assert!(decode::<Request>("{\"id\":7,\"action\":{\"Version\":{\"json\":false}}}").is_ok());
+        assert!(crate::wire::decode::<Request>("{\"id\":7,\"action\":{\"Version\":{\"json\":false}}}").is_ok());
     }
 
     /// Why the check exists: nanoserde itself still panics here (if this starts to fail, a
     /// newer nanoserde fixed it, and the check may be revisited).
     #[test]
     fn nanoserde_alone_panics_on_a_truncated_unknown_field() {
-        let outcome = std::panic::catch_unwind(|| Request::deserialize_json("{\"id\":1,\"x\":"));
+        let outcome = std::panic::catch_unwind(|| Followup::deserialize_json("{\"Cancel\":{\"id\":1,\"x\":"));
         assert!(outcome.is_err());
     }
 
@@ -267,7 +269,7 @@ mod tests {
         };
         let origin = Path::new("/fuzz");
         let line = fixture("daemon_request-hang");
-        assert!(decode::<Request>(&String::from_utf8_lossy(&line)).is_err());
+        assert!(crate::wire::decode::<Request>(&String::from_utf8_lossy(&line)).is_err());
         assert!(crate::config::Config::parse(fixture("config_json-hang"), origin).is_err());
         let board = String::from_utf8(fixture("board_json-hang")).unwrap();
         assert!(crate::board::Board::parse(&board, origin).is_err());

@@ -54,6 +54,7 @@ pub mod time;
 pub mod upgrade;
 pub mod users;
 pub mod validate;
+pub mod wire;
 
 #[cfg(test)]
 pub(crate) mod testutil;

@@ -64,6 +64,15 @@ impl DeJson for Secret {
     }
 }
 
+impl crate::wire::Wire for Secret {
+    fn put(&self, out: &mut String) {
+        crate::wire::put_str(&self.0, out);
+    }
+    fn take(json: &mut crate::wire::Reader<'_>) -> std::result::Result<Secret, String> {
+        json.string().map(Secret)
+    }
+}
+
 /// The password policy of the newer reference CLI: 8–128 characters, no control characters,
 /// and at least one lower-case letter, one upper-case letter, one digit and one symbol (any
 /// other character, including a space or a non-ASCII letter). The error names the first rule

@@ -28,6 +28,15 @@ macro_rules! wire_text {
                 <$ty>::parse(&text).map_err(|err| state.err_parse(&err.to_string()))
             }
         }
+        impl $crate::wire::Wire for $ty {
+            fn put(&self, out: &mut String) {
+                $crate::wire::put_str(&self.to_string(), out);
+            }
+            #[inline(never)]
+            fn take(json: &mut $crate::wire::Reader<'_>) -> std::result::Result<Self, String> {
+                <$ty>::parse(&json.string()?).map_err(|err| err.to_string())
+            }
+        }
         /// Tests write typed values as text; one that does not parse fails the test.
         #[cfg(test)]
         impl From<&str> for $ty {
@@ -81,6 +90,18 @@ macro_rules! bounded {
             ) -> std::result::Result<Self, nanoserde::DeJsonErr> {
                 let value = <$int as nanoserde::DeJson>::de_json(state, input)?;
                 $name::new(value).map_err(|err| state.err_range(&err.to_string()))
+            }
+        }
+
+        impl $crate::wire::Wire for $name {
+            fn put(&self, out: &mut String) {
+                out.push_str(&self.0.to_string());
+            }
+            #[inline(never)]
+            fn take(json: &mut $crate::wire::Reader<'_>) -> std::result::Result<Self, String> {
+                let value = json.number()?;
+                let value = <$int>::try_from(value).map_err(|_| format!("{}: {value} is not {}-{}", $what, $lo, $hi))?;
+                $name::new(value).map_err(|err| err.to_string())
             }
         }
 

@@ -1,8 +1,9 @@
-//! The restricted shell's line check and word splitter (src/shell.rs): every byte a login
+//! The restricted shell's line check (src/prompt.rs) and word splitter (src/shell.rs): every byte a login
 //! shell user types reaches these two.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use sensorctl::shell::{check_line, split_words};
+use sensorctl::prompt::check_line;
+use sensorctl::shell::split_words;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(line) = check_line(data) else { return };

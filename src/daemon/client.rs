@@ -37,7 +37,7 @@ pub fn call(root: &RootDir, action: &Action, prompter: &mut dyn Prompter, cancel
         _ => Error::io("connect to the daemon at", &path, err),
     })?;
     let id = u64::from(std::process::id());
-    let mut request = nanoserde::SerJson::serialize_json(&Request { id, action: action.clone() });
+    let mut request = crate::wire::encode(&Request { id, action: action.clone() });
     request.push('\n');
     // A daemon that refuses a connection (too many) answers and closes before it reads the
     // request: then the write fails, and its answer is still there to be read.

@@ -416,7 +416,7 @@ impl Daemon {
                 }
                 Incoming::Closed | Incoming::Idle => return,
             };
-            let request = match crate::json::decode::<Request>(&line) {
+            let request = match crate::wire::decode::<Request>(&line) {
                 Ok(request) => request,
                 Err(err) => {
                     let reply = Reply::Done { id: 0, exit: exit::USAGE, error: format!("malformed request: {err}") };

@@ -1,0 +1,538 @@
+//! The daemon's request on the wire: an [`Action`](crate::action::Action) (and the `Request`
+//! around it) as JSON, read back into the same validated types, without nanoserde's derived
+//! decoder.
+//!
+//! The format is the one nanoserde's derive wrote, so that a request is still readable and
+//! other clients can write one: a struct is an object of its fields, an enum variant an object
+//! with one key, the variant's name, holding the object of its fields; `None` is `null` (and a
+//! missing `Option` field is `None`), a `Vec` an array, a validated type the text it was parsed
+//! from (or its number). An unknown field or variant, a field given twice, a missing one, or a
+//! value that fails its type's check makes the whole request an error, with the field's name.
+//!
+//! Why not the derive: its decoder of `Action` alone was 48.8 KB of x86_64 code (every field's
+//! key matching and every type's decoder inlined into one function, for each variant). Here
+//! the per-field code is one call ([`Fields::take`]) and the reading is shared ([`Reader`]),
+//! declared once by [`wire_struct!`] and [`wire_enum!`] next to the types.
+//!
+//! Input is checked first with [`crate::json::check`] (one well-formed JSON value, bounded
+//! depth), so the reader can trust the document's structure; it still checks every token's
+//! kind. Pure; needs no privileges.
+#![forbid(unsafe_code)]
+
+/// A value that travels on the daemon's wire.
+pub trait Wire: Sized {
+    /// Appends this value as one JSON value.
+    fn put(&self, out: &mut String);
+    /// Reads this value from the next JSON value, with its type's checks.
+    fn take(json: &mut Reader<'_>) -> Result<Self, String>;
+    /// The value of a field the sender left out: none (an error), except for options.
+    fn absent() -> Option<Self> {
+        None
+    }
+}
+
+/// Writes `value` as one line of JSON (no newline in it: strings escape theirs).
+pub fn encode<T: Wire>(value: &T) -> String {
+    let mut out = String::new();
+    value.put(&mut out);
+    out
+}
+
+/// Reads a whole document as a `T`: the syntax check, then the typed read; the error is one
+/// line.
+pub fn decode<T: Wire>(text: &str) -> Result<T, String> {
+    crate::json::check(text)?;
+    let mut json = Reader { text, at: 0 };
+    T::take(&mut json)
+}
+
+/// A position in a checked JSON document.
+pub struct Reader<'a> {
+    text: &'a str,
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn peek(&mut self) -> Option<u8> {
+        // Separators carry nothing once the structure is checked: skipped with the blanks.
+        while let Some(b' ' | b'\t' | b'\n' | b'\r' | b',' | b':') = self.text.as_bytes().get(self.at) {
+            self.at += 1;
+        }
+        self.text.as_bytes().get(self.at).copied()
+    }
+
+    fn expect(&mut self, byte: u8, what: &str) -> Result<(), String> {
+        if self.peek() == Some(byte) {
+            self.at += 1;
+            Ok(())
+        } else {
+            Err(format!("expected {what}"))
+        }
+    }
+
+    fn word(&mut self, word: &str) -> bool {
+        self.peek();
+        let found = self.text[self.at..].starts_with(word);
+        if found {
+            self.at += word.len();
+        }
+        found
+    }
+
+    /// Takes a `null` if one is next.
+    pub fn null(&mut self) -> bool {
+        self.word("null")
+    }
+
+    /// `true` or `false`.
+    pub fn boolean(&mut self) -> Result<bool, String> {
+        if self.word("true") {
+            Ok(true)
+        } else if self.word("false") {
+            Ok(false)
+        } else {
+            Err("expected true or false".to_string())
+        }
+    }
+
+    /// A whole number from 0 to `u64::MAX`.
+    pub fn number(&mut self) -> Result<u64, String> {
+        self.peek();
+        let digits = self.text[self.at..].bytes().take_while(u8::is_ascii_digit).count();
+        let end = self.at + digits;
+        // A fraction or exponent makes it another number, not this one with a tail.
+        if digits == 0 || matches!(self.text.as_bytes().get(end), Some(b'.' | b'e' | b'E')) {
+            return Err("expected a whole number".to_string());
+        }
+        let value = self.text[self.at..end].parse().map_err(|_| "number out of range".to_string())?;
+        self.at = end;
+        Ok(value)
+    }
+
+    /// A string, its escapes decoded.
+    pub fn string(&mut self) -> Result<String, String> {
+        self.expect(b'"', "a string")?;
+        let mut out = String::new();
+        loop {
+            let rest = &self.text[self.at..];
+            let plain = rest.find(['"', '\\']).ok_or("unterminated string")?;
+            out.push_str(&rest[..plain]);
+            self.at += plain + 1;
+            if rest.as_bytes()[plain] == b'"' {
+                return Ok(out);
+            }
+            let escape = self.text.as_bytes().get(self.at).copied().ok_or("unterminated string")?;
+            self.at += 1;
+            out.push(match escape {
+                b'"' => '"',
+                b'\\' => '\\',
+                b'/' => '/',
+                b'b' => '\u{8}',
+                b'f' => '\u{c}',
+                b'n' => '\n',
+                b'r' => '\r',
+                b't' => '\t',
+                b'u' => {
+                    let high = self.hex4()?;
+                    let code = if (0xD800..0xDC00).contains(&high) {
+                        if !self.text[self.at..].starts_with("\\u") {
+                            return Err("a lone surrogate in a string".to_string());
+                        }
+                        self.at += 2;
+                        let low = self.hex4()?;
+                        if !(0xDC00..0xE000).contains(&low) {
+                            return Err("a lone surrogate in a string".to_string());
+                        }
+                        0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00)
+                    } else {
+                        high
+                    };
+                    char::from_u32(code).ok_or("a lone surrogate in a string")?
+                }
+                _ => return Err("a bad escape in a string".to_string()),
+            });
+        }
+    }
+
+    fn hex4(&mut self) -> Result<u32, String> {
+        let digits = self.text.get(self.at..self.at + 4).ok_or("a short \\u escape")?;
+        let value = u32::from_str_radix(digits, 16).map_err(|_| "a bad \\u escape".to_string())?;
+        self.at += 4;
+        Ok(value)
+    }
+
+    /// The items of an array, each read by `item`.
+    pub fn array<T>(&mut self, mut item: impl FnMut(&mut Self) -> Result<T, String>) -> Result<Vec<T>, String> {
+        self.expect(b'[', "an array")?;
+        let mut items = Vec::new();
+        while self.peek() != Some(b']') {
+            items.push(item(self)?);
+        }
+        self.at += 1;
+        Ok(items)
+    }
+
+    /// Steps over the next value, whatever it is (the document is checked: brackets pair up
+    /// and strings end).
+    fn skip_value(&mut self) -> Result<(), String> {
+        let mut depth = 0usize;
+        loop {
+            match self.peek().ok_or("expected a value")? {
+                b'"' => {
+                    // Stepped over, not decoded: a bad escape is found, with the field's
+                    // name, when the field is read.
+                    let bytes = self.text.as_bytes();
+                    let mut at = self.at + 1;
+                    while *bytes.get(at).ok_or("unterminated string")? != b'"' {
+                        at += if bytes[at] == b'\\' { 2 } else { 1 };
+                    }
+                    self.at = at + 1;
+                }
+                b'[' | b'{' => {
+                    depth += 1;
+                    self.at += 1;
+                    continue;
+                }
+                b']' | b'}' => {
+                    depth = depth.checked_sub(1).ok_or("expected a value")?;
+                    self.at += 1;
+                }
+                _ => {
+                    let rest = &self.text.as_bytes()[self.at..];
+                    let len = rest.iter().position(|b| b",]} \t\r\n".contains(b)).unwrap_or(rest.len());
+                    self.at += len;
+                }
+            }
+            if depth == 0 {
+                return Ok(());
+            }
+        }
+    }
+
+    /// The fields of an object, to be taken by name; a key given twice is an error.
+    pub fn object(&mut self) -> Result<Fields<'a>, String> {
+        self.expect(b'{', "an object")?;
+        let mut entries: Vec<(String, usize)> = Vec::new();
+        while self.peek() != Some(b'}') {
+            let key = self.string()?;
+            if entries.iter().any(|(seen, _)| *seen == key) {
+                return Err(format!("{key}: given twice"));
+            }
+            self.peek();
+            entries.push((key, self.at));
+            self.skip_value()?;
+        }
+        self.at += 1;
+        Ok(Fields { text: self.text, entries })
+    }
+
+    /// An enum variant: `{"Name": body}`, its name and a reader at its body.
+    pub fn variant(&mut self) -> Result<(String, Reader<'a>), String> {
+        let fields = self.object()?;
+        match fields.entries.as_slice() {
+            [(name, at)] => Ok((name.clone(), Reader { text: self.text, at: *at })),
+            _ => Err("expected an object with one key, the variant".to_string()),
+        }
+    }
+}
+
+/// An object's fields, by name.
+pub struct Fields<'a> {
+    text: &'a str,
+    entries: Vec<(String, usize)>,
+}
+
+impl Fields<'_> {
+    /// Reads field `name` as a `T` (a missing one is `T::absent()`); an error names the field.
+    #[inline(never)]
+    pub fn take<T: Wire>(&mut self, name: &str) -> Result<T, String> {
+        match self.entries.iter().position(|(key, _)| key == name) {
+            Some(found) => {
+                let (_, at) = self.entries.swap_remove(found);
+                T::take(&mut Reader { text: self.text, at }).map_err(|err| format!("{name}: {err}"))
+            }
+            None => T::absent().ok_or_else(|| format!("{name}: missing")),
+        }
+    }
+
+    /// Every field was taken: any other is unknown, and an error.
+    pub fn done(self) -> Result<(), String> {
+        match self.entries.first() {
+            Some((key, _)) => Err(format!("{key}: unknown field")),
+            None => Ok(()),
+        }
+    }
+}
+
+/// An error of variant `variant`'s body, said after its name (none: the variant is unknown).
+pub fn in_variant(variant: &str, err: String) -> String {
+    if err.is_empty() {
+        format!("unknown variant {variant:?}")
+    } else if err.starts_with("expected") {
+        format!("{variant}: {err}")
+    } else {
+        format!("{variant}.{err}")
+    }
+}
+
+/// Appends `text` as a JSON string.
+pub fn put_str(text: &str, out: &mut String) {
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c if (c as u32) < 0x20 => {
+                out.push_str("\\u00");
+                out.push(char::from(b"0123456789abcdef"[(c as usize) >> 4]));
+                out.push(char::from(b"0123456789abcdef"[(c as usize) & 15]));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+impl Wire for bool {
+    fn put(&self, out: &mut String) {
+        out.push_str(if *self { "true" } else { "false" });
+    }
+    fn take(json: &mut Reader<'_>) -> std::result::Result<Self, String> {
+        json.boolean()
+    }
+}
+
+impl Wire for u64 {
+    fn put(&self, out: &mut String) {
+        out.push_str(&self.to_string());
+    }
+    fn take(json: &mut Reader<'_>) -> std::result::Result<Self, String> {
+        json.number()
+    }
+}
+
+impl Wire for String {
+    fn put(&self, out: &mut String) {
+        put_str(self, out);
+    }
+    fn take(json: &mut Reader<'_>) -> std::result::Result<Self, String> {
+        json.string()
+    }
+}
+
+impl<T: Wire> Wire for Option<T> {
+    fn put(&self, out: &mut String) {
+        match self {
+            Some(value) => value.put(out),
+            None => out.push_str("null"),
+        }
+    }
+    fn take(json: &mut Reader<'_>) -> std::result::Result<Self, String> {
+        if json.null() {
+            Ok(None)
+        } else {
+            T::take(json).map(Some)
+        }
+    }
+    fn absent() -> Option<Self> {
+        Some(None)
+    }
+}
+
+impl<T: Wire> Wire for Vec<T> {
+    fn put(&self, out: &mut String) {
+        out.push('[');
+        for (at, item) in self.iter().enumerate() {
+            if at > 0 {
+                out.push(',');
+            }
+            item.put(out);
+        }
+        out.push(']');
+    }
+    fn take(json: &mut Reader<'_>) -> std::result::Result<Self, String> {
+        json.array(T::take)
+    }
+}
+
+/// Declares a struct with named fields and its [`Wire`] form: an object of its fields.
+macro_rules! wire_struct {
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident {
+            $($(#[$field_meta:meta])* $field_vis:vis $field:ident: $ty:ty),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        $vis struct $name {
+            $($(#[$field_meta])* $field_vis $field: $ty,)*
+        }
+
+        impl $crate::wire::Wire for $name {
+            fn put(&self, out: &mut String) {
+                out.push('{');
+                let mut _first = true;
+                $(
+                    if !_first {
+                        out.push(',');
+                    }
+                    _first = false;
+                    out.push_str(concat!("\"", stringify!($field), "\":"));
+                    $crate::wire::Wire::put(&self.$field, out);
+                )*
+                out.push('}');
+            }
+            fn take(json: &mut $crate::wire::Reader<'_>) -> std::result::Result<Self, String> {
+                let mut _fields = json.object()?;
+                let value = $name { $($field: _fields.take(stringify!($field))?,)* };
+                _fields.done()?;
+                Ok(value)
+            }
+        }
+    };
+}
+pub(crate) use wire_struct;
+
+/// Declares an enum whose variants have named fields (`{}` for none) and its [`Wire`] form:
+/// `{"Variant":{fields}}`.
+macro_rules! wire_enum {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident {
+            $(
+                $(#[$variant_meta:meta])*
+                $variant:ident {
+                    $($(#[$field_meta:meta])* $field:ident: $ty:ty),* $(,)?
+                }
+            ),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        $vis enum $name {
+            $(
+                $(#[$variant_meta])*
+                $variant {
+                    $($(#[$field_meta])* $field: $ty,)*
+                },
+            )*
+        }
+
+        impl $crate::wire::Wire for $name {
+            fn put(&self, out: &mut String) {
+                match self {
+                    $(
+                        $name::$variant { $($field),* } => {
+                            out.push_str(concat!("{\"", stringify!($variant), "\":{"));
+                            let mut _first = true;
+                            $(
+                                if !_first {
+                                    out.push(',');
+                                }
+                                _first = false;
+                                out.push_str(concat!("\"", stringify!($field), "\":"));
+                                $crate::wire::Wire::put($field, out);
+                            )*
+                            out.push_str("}}");
+                        }
+                    )*
+                }
+            }
+            fn take(json: &mut $crate::wire::Reader<'_>) -> std::result::Result<Self, String> {
+                let (variant, mut body) = json.variant()?;
+                // Every error of the body is said once, after the variant's name.
+                let value = (|| {
+                    let mut _fields = body.object()?;
+                    let value = match variant.as_str() {
+                        $(
+                            stringify!($variant) => $name::$variant {
+                                $($field: _fields.take(stringify!($field))?,)*
+                            },
+                        )*
+                        _ => return Err(String::new()),
+                    };
+                    _fields.done()?;
+                    Ok(value)
+                })();
+                value.map_err(|err| $crate::wire::in_variant(&variant, err))
+            }
+        }
+    };
+}
+pub(crate) use wire_enum;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    wire_struct! {
+        #[derive(Debug, PartialEq)]
+        struct Sample {
+            name: String,
+            count: u64,
+            flag: bool,
+            maybe: Option<String>,
+            list: Vec<u64>,
+        }
+    }
+
+    wire_enum! {
+        #[derive(Debug, PartialEq)]
+        enum Choice {
+            Empty {},
+            Full { inner: Sample, other: Option<Vec<String>> },
+        }
+    }
+
+    fn sample() -> Sample {
+        Sample { name: "a \"q\" \\ é\n\u{1}\u{1F600}".into(), count: u64::MAX, flag: true, maybe: None, list: vec![0, 7] }
+    }
+
+    #[test]
+    fn values_come_back_as_they_went_and_the_text_is_one_line_of_json() {
+        for value in [
+            Choice::Empty {},
+            Choice::Full { inner: sample(), other: None },
+            Choice::Full { inner: sample(), other: Some(vec!["x".into(), String::new()]) },
+        ] {
+            let text = encode(&value);
+            assert!(!text.contains('\n'), "{text}");
+            assert_eq!(crate::json::check(&text), Ok(()), "{text}");
+            assert_eq!(decode::<Choice>(&text), Ok(value), "{text}");
+        }
+        assert_eq!(encode(&Choice::Empty {}), r#"{"Empty":{}}"#);
+    }
+
+    #[test]
+    fn other_writers_spacing_order_and_escapes_are_read() {
+        let text = r#" { "Full" : { "other" : [ "\u0041\ud83d\ude00\/" ] ,
+            "inner": {"list": [], "flag": false, "count": 3, "name": "n"} } } "#;
+        let Choice::Full { inner, other } = decode::<Choice>(text).unwrap() else { panic!("{text}") };
+        assert_eq!(other, Some(vec!["A\u{1F600}/".to_string()]));
+        assert_eq!(inner, Sample { name: "n".into(), count: 3, flag: false, maybe: None, list: vec![] });
+    }
+
+    #[test]
+    fn anything_but_exactly_the_declared_shape_is_an_error_naming_where() {
+        let inner = r#"{"name":"n","count":1,"flag":true,"list":[]}"#;
+        for (text, error) in [
+            (r#"{"Bogus":{}}"#.to_string(), "unknown variant \"Bogus\""),
+            (r#"{"Empty":{"x":1}}"#.to_string(), "Empty.x: unknown field"),
+            (r#"{"Empty":{},"Full":{}}"#.to_string(), "expected an object with one key, the variant"),
+            (r#"{"Empty":[]}"#.to_string(), "Empty: expected an object"),
+            (r#"{"Full":{}}"#.to_string(), "Full.inner: missing"),
+            (format!(r#"{{"Full":{{"inner":{inner},"inner":{inner}}}}}"#), "Full.inner: given twice"),
+            (r#"{"Full":{"inner":{"name":"n","count":-1,"flag":true,"list":[]}}}"#.to_string(), "Full.inner: count: expected a whole number"),
+            (r#"{"Full":{"inner":{"name":"n","count":1.5,"flag":true,"list":[]}}}"#.to_string(), "Full.inner: count: expected a whole number"),
+            (r#"{"Full":{"inner":{"name":"n","count":18446744073709551616,"flag":true,"list":[]}}}"#.to_string(), "Full.inner: count: number out of range"),
+            (r#"{"Full":{"inner":{"name":1,"count":1,"flag":true,"list":[]}}}"#.to_string(), "Full.inner: name: expected a string"),
+            (r#"{"Full":{"inner":{"name":"\ud800","count":1,"flag":true,"list":[]}}}"#.to_string(), "Full.inner: name: a lone surrogate in a string"),
+            (r#"{"Full":{"inner":{"name":"n","count":1,"flag":"yes","list":[]}}}"#.to_string(), "Full.inner: flag: expected true or false"),
+            (format!(r#"{{"Full":{{"inner":{inner},"other":"x"}}}}"#), "Full.other: expected an array"),
+            (r#"{"Full":{"inner":{"name":"n","count":1,"flag":true,"list":[]}"#.to_string(), ""),
+        ] {
+            let got = decode::<Choice>(&text).unwrap_err();
+            assert!(got.contains(error), "{text}: {got}");
+        }
+    }
+}
