@@ -312,6 +312,16 @@ impl Wire for u64 {
     }
 }
 
+impl Wire for u32 {
+    fn put(&self, out: &mut String) {
+        out.push_str(&self.to_string());
+    }
+    fn take(json: &mut Reader<'_>) -> std::result::Result<Self, String> {
+        let value = json.number()?;
+        u32::try_from(value).map_err(|_| format!("{value} is over {}", u32::MAX))
+    }
+}
+
 impl Wire for String {
     fn put(&self, out: &mut String) {
         put_str(self, out);
@@ -470,6 +480,7 @@ mod tests {
         struct Sample {
             name: String,
             count: u64,
+            small: Option<u32>,
             flag: bool,
             maybe: Option<String>,
             list: Vec<u64>,
@@ -485,7 +496,7 @@ mod tests {
     }
 
     fn sample() -> Sample {
-        Sample { name: "a \"q\" \\ é\n\u{1}\u{1F600}".into(), count: u64::MAX, flag: true, maybe: None, list: vec![0, 7] }
+        Sample { name: "a \"q\" \\ é\n\u{1}\u{1F600}".into(), count: u64::MAX, small: Some(u32::MAX), flag: true, maybe: None, list: vec![0, 7] }
     }
 
     #[test]
@@ -509,7 +520,7 @@ mod tests {
             "inner": {"list": [], "flag": false, "count": 3, "name": "n"} } } "#;
         let Choice::Full { inner, other } = decode::<Choice>(text).unwrap() else { panic!("{text}") };
         assert_eq!(other, Some(vec!["A\u{1F600}/".to_string()]));
-        assert_eq!(inner, Sample { name: "n".into(), count: 3, flag: false, maybe: None, list: vec![] });
+        assert_eq!(inner, Sample { name: "n".into(), count: 3, small: None, flag: false, maybe: None, list: vec![] });
     }
 
     #[test]
@@ -525,6 +536,7 @@ mod tests {
             (r#"{"Full":{"inner":{"name":"n","count":-1,"flag":true,"list":[]}}}"#.to_string(), "Full.inner: count: expected a whole number"),
             (r#"{"Full":{"inner":{"name":"n","count":1.5,"flag":true,"list":[]}}}"#.to_string(), "Full.inner: count: expected a whole number"),
             (r#"{"Full":{"inner":{"name":"n","count":18446744073709551616,"flag":true,"list":[]}}}"#.to_string(), "Full.inner: count: number out of range"),
+            (r#"{"Full":{"inner":{"name":"n","count":1,"small":4294967296,"flag":true,"list":[]}}}"#.to_string(), "Full.inner: small: 4294967296 is over 4294967295"),
             (r#"{"Full":{"inner":{"name":1,"count":1,"flag":true,"list":[]}}}"#.to_string(), "Full.inner: name: expected a string"),
             (r#"{"Full":{"inner":{"name":"\ud800","count":1,"flag":true,"list":[]}}}"#.to_string(), "Full.inner: name: a lone surrogate in a string"),
             (r#"{"Full":{"inner":{"name":"n","count":1,"flag":"yes","list":[]}}}"#.to_string(), "Full.inner: flag: expected true or false"),
