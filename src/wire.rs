@@ -404,6 +404,36 @@ macro_rules! wire_struct {
 }
 pub(crate) use wire_struct;
 
+/// The [`Wire`] form of a struct declared elsewhere (for one that also derives nanoserde,
+/// whose derive cannot read a struct declared through [`wire_struct!`]): an object of the
+/// fields listed, which must be all of them (reading builds the struct from the list).
+macro_rules! wire_fields {
+    ($name:ident { $($field:ident),* $(,)? }) => {
+        impl $crate::wire::Wire for $name {
+            fn put(&self, out: &mut String) {
+                out.push('{');
+                let mut _first = true;
+                $(
+                    if !_first {
+                        out.push(',');
+                    }
+                    _first = false;
+                    out.push_str(concat!("\"", stringify!($field), "\":"));
+                    $crate::wire::Wire::put(&self.$field, out);
+                )*
+                out.push('}');
+            }
+            fn take(json: &mut $crate::wire::Reader<'_>) -> std::result::Result<Self, String> {
+                let mut _fields = json.object()?;
+                let value = $name { $($field: _fields.take(stringify!($field))?,)* };
+                _fields.done()?;
+                Ok(value)
+            }
+        }
+    };
+}
+pub(crate) use wire_fields;
+
 /// Declares an enum whose variants have named fields (`{}` for none) and its [`Wire`] form:
 /// `{"Variant":{fields}}`.
 macro_rules! wire_enum {
@@ -493,6 +523,21 @@ mod tests {
             Empty {},
             Full { inner: Sample, other: Option<Vec<String>> },
         }
+    }
+
+    #[derive(Debug, PartialEq, nanoserde::DeJson)]
+    struct Elsewhere {
+        first: String,
+        second: Option<u64>,
+    }
+    wire_fields!(Elsewhere { first, second });
+
+    #[test]
+    fn a_struct_declared_elsewhere_travels_by_its_listed_fields() {
+        let value = Elsewhere { first: "x".into(), second: Some(2) };
+        assert_eq!(encode(&value), r#"{"first":"x","second":2}"#);
+        assert_eq!(decode::<Elsewhere>(r#"{"second":2,"first":"x"}"#), Ok(value));
+        assert_eq!(decode::<Elsewhere>(r#"{"first":"x","third":1}"#), Err("third: unknown field".to_string()));
     }
 
     fn sample() -> Sample {
