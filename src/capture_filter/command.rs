@@ -107,36 +107,49 @@ impl std::fmt::Display for Mode {
 
 crate::validate::wire_text!(IncludeList, ExcludeList, PortList, VlanId, BaseFilter, Program, Mode);
 
-crate::wire::wire_struct! {
-    /// What `cyberx-xsense-capture-filter`'s flags and files gave.
-    #[derive(Clone, Debug, PartialEq)]
-    pub struct Given {
-        /// `-i`: the include list's entries (read from the file by the caller).
-        pub include: Option<IncludeList>,
-        /// `-x`.
-        pub exclude: Option<ExcludeList>,
-        /// `-itp`.
-        pub include_tcp_ports: PortList,
-        /// `-iup`.
-        pub include_udp_ports: PortList,
-        /// `-etp`.
-        pub exclude_tcp_ports: PortList,
-        /// `-eup`.
-        pub exclude_udp_ports: PortList,
-        /// `-vlan`.
-        pub vlan: Option<VlanId>,
-        /// `-p`.
-        pub program: Program,
-        /// `-m`.
-        pub mode: Mode,
-        /// `-o`, `-s`, `-c`: horizon's, traffic-monitor's and the collector's base filters.
-        pub base_horizon: Option<BaseFilter>,
-        /// `-s`.
-        pub base_traffic_monitor: Option<BaseFilter>,
-        /// `-c`.
-        pub base_collector: Option<BaseFilter>,
-    }
+/// What `cyberx-xsense-capture-filter`'s flags and files gave.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Given {
+    /// `-i`: the include list's entries (read from the file by the caller).
+    pub include: Option<IncludeList>,
+    /// `-x`.
+    pub exclude: Option<ExcludeList>,
+    /// `-itp`.
+    pub include_tcp_ports: PortList,
+    /// `-iup`.
+    pub include_udp_ports: PortList,
+    /// `-etp`.
+    pub exclude_tcp_ports: PortList,
+    /// `-eup`.
+    pub exclude_udp_ports: PortList,
+    /// `-vlan`.
+    pub vlan: Option<VlanId>,
+    /// `-p`.
+    pub program: Program,
+    /// `-m`.
+    pub mode: Mode,
+    /// `-o`, `-s`, `-c`: horizon's, traffic-monitor's and the collector's base filters.
+    pub base_horizon: Option<BaseFilter>,
+    /// `-s`.
+    pub base_traffic_monitor: Option<BaseFilter>,
+    /// `-c`.
+    pub base_collector: Option<BaseFilter>,
 }
+
+crate::wire::wire_fields!(Given {
+    include,
+    exclude,
+    include_tcp_ports,
+    include_udp_ports,
+    exclude_tcp_ports,
+    exclude_udp_ports,
+    vlan,
+    program,
+    mode,
+    base_horizon,
+    base_traffic_monitor,
+    base_collector,
+});
 
 /// A request ready to plan: what to build and for which components, and whether lists were
 /// given (the reference says so per component).
