@@ -172,19 +172,45 @@ fn login_config(ctx: &Context) -> Config {
     }
 }
 
-/// `sensorctl auth`: see the module doc. `pam_type`, `user` and `rhost` come from the
-/// environment pam_exec sets.
-pub fn auth(ctx: &Context, pam_type: &str, user: &str, rhost: Option<&str>, _out: &mut dyn Write) -> Result<Status> {
-    let check_password = match pam_type {
-        "auth" => true,
-        "account" => false,
-        other => {
-            return Err(Error::Usage(format!(
+/// `PAM_TYPE`: the PAM stack that runs `sensorctl auth` (`auth` checks the password and the
+/// lockout, `account` the lockout alone, for logins that skip the auth stack).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PamType {
+    /// `auth`.
+    Auth,
+    /// `account`.
+    Account,
+}
+
+impl PamType {
+    /// Parses `PAM_TYPE`; any other stack is a usage error.
+    pub fn parse(text: &str) -> Result<PamType> {
+        match text {
+            "auth" => Ok(PamType::Auth),
+            "account" => Ok(PamType::Account),
+            other => Err(Error::Usage(format!(
                 "PAM_TYPE={}: sensorctl auth belongs in the auth (or account) stack",
                 printable(other)
-            )))
+            ))),
         }
-    };
+    }
+}
+
+impl std::fmt::Display for PamType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            PamType::Auth => "auth",
+            PamType::Account => "account",
+        })
+    }
+}
+
+crate::validate::wire_text!(PamType);
+
+/// `sensorctl auth`: see the module doc. `pam_type`, `user` and `rhost` come from the
+/// environment pam_exec sets.
+pub fn auth(ctx: &Context, pam_type: PamType, user: &str, rhost: Option<&str>, _out: &mut dyn Write) -> Result<Status> {
+    let check_password = pam_type == PamType::Auth;
     let host = rhost.filter(|h| !h.is_empty());
     let target = match host {
         Some(host) => format!("{user}@{host}"),

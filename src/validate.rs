@@ -702,6 +702,84 @@ impl Passphrase {
     }
 }
 
+/// A path given on this machine's own command line, for a command that is not served over the
+/// daemon's socket (`install`, the host tool's `package keygen|build`): 1–4096 bytes without
+/// control characters; a relative one is the caller's working directory's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LocalPath(String);
+
+impl LocalPath {
+    /// Parses a path.
+    pub fn parse(text: &str) -> Result<LocalPath> {
+        if text.is_empty() || text.len() > 4096 {
+            return Err(Error::Usage("a path must be 1-4096 bytes long".to_string()));
+        }
+        if text.chars().any(char::is_control) {
+            return Err(Error::Usage(format!("path '{}': control characters are not allowed", printable(text))));
+        }
+        Ok(LocalPath(text.to_string()))
+    }
+
+    /// The path.
+    pub fn as_path(&self) -> &std::path::Path {
+        std::path::Path::new(&self.0)
+    }
+}
+
+impl fmt::Display for LocalPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+wire_text!(LocalPath);
+
+impl crate::wire::Wire for Passphrase {
+    fn put(&self, out: &mut String) {
+        crate::wire::put_str(&self.0, out);
+    }
+    fn take(json: &mut crate::wire::Reader<'_>) -> std::result::Result<Passphrase, String> {
+        Passphrase::parse(&json.string()?).map_err(|err| err.to_string())
+    }
+}
+
+/// A file's contents, read by the caller (with the caller's permissions) and carried in an
+/// action: standard base64 on the daemon's wire, decoded (and so checked) when the request is
+/// read. The request's line limit bounds it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct FileBytes(Vec<u8>);
+
+impl FileBytes {
+    /// Contents as read.
+    pub fn new(bytes: Vec<u8>) -> FileBytes {
+        FileBytes(bytes)
+    }
+
+    /// The bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for FileBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Key files are secrets: their length, never their bytes.
+        write!(f, "FileBytes({} bytes)", self.0.len())
+    }
+}
+
+impl crate::wire::Wire for FileBytes {
+    fn put(&self, out: &mut String) {
+        crate::wire::put_str(&<base64ct::Base64 as base64ct::Encoding>::encode_string(&self.0), out);
+    }
+    fn take(json: &mut crate::wire::Reader<'_>) -> std::result::Result<FileBytes, String> {
+        let text = json.string()?;
+        <base64ct::Base64 as base64ct::Encoding>::decode_vec(&text)
+            .map(FileBytes)
+            .map_err(|_| "the file contents are damaged (not base64)".to_string())
+    }
+}
+
 impl fmt::Debug for Passphrase {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Passphrase(..)")

@@ -227,7 +227,7 @@ fn act(action: &Action, prepared: Prepared, ctx: &Context, out: &mut dyn Write) 
         Action::LoginProtection { max_failed, window_s, json } => {
             crate::login::protection(ctx, max_failed.map(|m| m.get()), window_s.map(|w| w.get()), *json, out)
         }
-        Action::Auth { pam_type, user, rhost } => crate::login::auth(ctx, pam_type, user, rhost.as_deref(), out),
+        Action::Auth { pam_type, user, rhost } => crate::login::auth(ctx, *pam_type, user, rhost.as_deref(), out),
         Action::BackupCreate {} => crate::backup::create::run(ctx, out),
         Action::BackupList { json } => crate::backup::list(ctx, *json, out),
         Action::BackupSpace { json } => crate::backup::space(ctx, *json, out),
@@ -250,16 +250,16 @@ fn act(action: &Action, prepared: Prepared, ctx: &Context, out: &mut dyn Write) 
             }
         }
         #[cfg(feature = "host-tools")]
-        Action::PackageKeygen { prefix } => crate::upgrade::sign::keygen(prefix, out),
+        Action::PackageKeygen { prefix } => crate::upgrade::sign::keygen(&prefix.to_string(), out),
         #[cfg(feature = "host-tools")]
         Action::PackageBuild { key, version, boards, min_version, dir, output } => crate::upgrade::sign::build(
             &crate::upgrade::sign::BuildRequest {
-                key: std::path::Path::new(key),
+                key: key.as_path(),
                 version,
                 boards,
                 min_version,
-                dir: std::path::Path::new(dir),
-                output: std::path::Path::new(output),
+                dir: dir.as_path(),
+                output: output.as_path(),
             },
             out,
         ),
@@ -270,7 +270,7 @@ fn act(action: &Action, prepared: Prepared, ctx: &Context, out: &mut dyn Write) 
                 .to_string(),
         )),
         Action::CertImport { crt, key, chain, pass, passphrase_set } => {
-            let request = crate::certs::ImportRequest::from_action(crt, key, chain.as_deref(), pass.as_deref(), *passphrase_set)?;
+            let request = crate::certs::ImportRequest::from_action(crt, key, chain.as_ref(), pass.as_ref(), *passphrase_set)?;
             crate::certs::import(ctx, &request, out)
         }
         Action::CertSelfSigned {} => crate::certs::self_signed(ctx, out),

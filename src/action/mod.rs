@@ -15,8 +15,8 @@ pub use exec::run;
 pub use spec::{authorize, permits, Audit, Spec};
 
 use crate::validate::{
-    AbsPath, BackupName, BackupRef, BlinkSeconds, DirPath, Host, IdleSeconds, IfName, Ipv4, LoadSeconds, LockoutWindow, MaxFailed,
-    Netmask, PingCount, PingIntervalMs, PingWait, Rate, UserName,
+    AbsPath, BackupName, BackupRef, BlinkSeconds, DirPath, FileBytes, Host, LocalPath, IdleSeconds, IfName, Ipv4, LoadSeconds, LockoutWindow, MaxFailed,
+    Netmask, Passphrase, PingCount, PingIntervalMs, PingWait, Rate, UserName,
 };
 
 /// Declares [`ActionKind`] and its [`ActionKind::ALL`] from one list, so that the list of every
@@ -277,14 +277,14 @@ crate::wire::wire_enum! {
         },
         /// Check and install a TLS certificate and its key, and make them active.
         CertImport {
-            /// The certificate file's contents, base64 (read by the caller, with its permissions).
-            crt: String,
-            /// The private key file's contents, base64.
-            key: String,
-            /// The chain file's contents, base64.
-            chain: Option<String>,
-            /// The key's passphrase (validated again on execution).
-            pass: Option<String>,
+            /// The certificate file's contents (read by the caller, with its permissions).
+            crt: FileBytes,
+            /// The private key file's contents.
+            key: FileBytes,
+            /// The chain file's contents.
+            chain: Option<FileBytes>,
+            /// The key's passphrase.
+            pass: Option<Passphrase>,
             /// Use the passphrase stored with the previous certificate.
             passphrase_set: bool,
         },
@@ -298,7 +298,7 @@ crate::wire::wire_enum! {
         /// Create the alias symlinks in a directory.
         Install {
             /// The directory (as given; created symlinks point at this executable).
-            dir: String,
+            dir: LocalPath,
         },
         /// Reset an appliance user's password (OS and web UI).
         PasswordReset {
@@ -342,22 +342,23 @@ crate::wire::wire_enum! {
         /// Create a package signing key pair.
         PackageKeygen {
             /// Output prefix (`PREFIX.key`, `PREFIX.pub`).
-            prefix: String,
+            prefix: LocalPath,
         },
         /// Build and sign a package.
         PackageBuild {
             /// The private key file.
-            key: String,
-            /// The version it installs.
+            key: LocalPath,
+            /// The version it installs (kept as written, with any `-suffix`; checked with the
+            /// manifest it goes into, `crate::upgrade::sign::build`).
             version: String,
-            /// The boards it is for.
+            /// The boards it is for (checked with the manifest).
             boards: Vec<String>,
-            /// The oldest version it upgrades from.
+            /// The oldest version it upgrades from (checked with the manifest).
             min_version: String,
             /// The payload directory.
-            dir: String,
+            dir: LocalPath,
             /// The package file to write.
-            output: String,
+            output: LocalPath,
         },
         /// Set the analysis components' capture filters (or, with `test`, try them on a port).
         CaptureFilter {
@@ -380,10 +381,12 @@ crate::wire::wire_enum! {
         /// The pam_exec login check (the password comes on standard input).
         Auth {
             /// `PAM_TYPE` (`auth`, or `account` for the lockout alone).
-            pam_type: String,
-            /// `PAM_USER`, as given (validated when run).
+            pam_type: crate::login::PamType,
+            /// `PAM_USER`, as PAM gives it: any text. A name no user has, or a malformed
+            /// `PAM_RHOST`, is a login to refuse and audit (`crate::login::auth`), not a usage
+            /// error; `auth` is not served over the daemon's socket.
             user: String,
-            /// `PAM_RHOST`, if the login is remote.
+            /// `PAM_RHOST`, if the login is remote (as given; see `user`).
             rhost: Option<String>,
         },
     }
@@ -456,7 +459,7 @@ impl Action {
             Action::Ping { address, .. } => address.to_string(),
             Action::NtpEnable { server } | Action::NtpDisable { server } => server.to_string(),
             Action::NtpQuery { server, .. } => server.to_string(),
-            Action::Install { dir } => dir.clone(),
+            Action::Install { dir } => dir.to_string(),
             Action::CaptureFilter { given: Some(given), test: None, .. } => given.program.to_string(),
             Action::CaptureFilter { test: Some(interface), .. } => interface.to_string(),
             Action::CaptureFilter { given: None, test: None, .. } => "interactive".to_string(),
@@ -567,21 +570,27 @@ mod tests {
                 status: false,
                 json: false,
             },
-            Action::PackageKeygen { prefix: "k".into() },
+            Action::PackageKeygen { prefix: parsed(LocalPath::parse("k")) },
             Action::PackageBuild {
-                key: "k.key".into(),
+                key: parsed(LocalPath::parse("k.key")),
                 version: "1.0".into(),
                 boards: vec!["generic-x86".into()],
                 min_version: "0".into(),
-                dir: "d".into(),
-                output: "o".into(),
+                dir: parsed(LocalPath::parse("d")),
+                output: parsed(LocalPath::parse("o")),
             },
-            Action::CertImport { crt: "Q1JU".into(), key: "S0VZ".into(), chain: None, pass: None, passphrase_set: true },
             Action::CertImport {
-                crt: "Q1JU".into(),
-                key: "S0VZ".into(),
-                chain: Some("Q0hBSU4=".into()),
-                pass: Some("p#1".into()),
+                crt: FileBytes::new(b"CRT".to_vec()),
+                key: FileBytes::new(b"KEY".to_vec()),
+                chain: None,
+                pass: None,
+                passphrase_set: true,
+            },
+            Action::CertImport {
+                crt: FileBytes::new(b"CRT".to_vec()),
+                key: FileBytes::new(vec![0, 255, b'\n']),
+                chain: Some(FileBytes::new(b"CHAIN".to_vec())),
+                pass: Some(parsed(Passphrase::parse("p#1"))),
                 passphrase_set: false,
             },
             Action::CertSelfSigned {},

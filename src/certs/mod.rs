@@ -25,8 +25,7 @@ use crate::outcome::emit;
 use crate::paths::RootDir;
 use crate::store::{self, Mode};
 use crate::time::Utc;
-use crate::validate::Passphrase;
-use base64ct::Encoding;
+use crate::validate::{FileBytes, Passphrase};
 use nanoserde::{DeJson, SerJson};
 use pki::{Certificate, KeyFile};
 use std::fs::{self, File};
@@ -227,33 +226,24 @@ pub struct ImportRequest {
     pub passphrase_set: bool,
 }
 
-/// File contents as they travel in an [`crate::action::Action`]: standard base64.
-pub fn to_wire(bytes: &[u8]) -> String {
-    base64ct::Base64::encode_string(bytes)
-}
-
-fn from_wire(text: &str, what: &str) -> Result<Vec<u8>> {
-    base64ct::Base64::decode_vec(text).map_err(|_| Error::Usage(format!("{what}: the file contents are damaged")))
-}
-
 impl ImportRequest {
-    /// Rebuilds the request from an action's fields (which may come from the daemon's socket,
-    /// so everything is checked again).
+    /// The request an action's fields make (typed, so already checked where they were read:
+    /// argv, or the daemon's socket).
     pub fn from_action(
-        crt: &str,
-        key: &str,
-        chain: Option<&str>,
-        pass: Option<&str>,
+        crt: &FileBytes,
+        key: &FileBytes,
+        chain: Option<&FileBytes>,
+        pass: Option<&Passphrase>,
         passphrase_set: bool,
     ) -> Result<ImportRequest> {
         if pass.is_some() && passphrase_set {
             return Err(Error::Usage("give either --pass or --passphrase-set true, not both".to_string()));
         }
         Ok(ImportRequest {
-            crt: from_wire(crt, "--crt")?,
-            key: from_wire(key, "--key")?,
-            chain: chain.map(|c| from_wire(c, "--chain")).transpose()?,
-            pass: pass.map(Passphrase::parse).transpose()?,
+            crt: crt.bytes().to_vec(),
+            key: key.bytes().to_vec(),
+            chain: chain.map(|c| c.bytes().to_vec()),
+            pass: pass.cloned(),
             passphrase_set,
         })
     }

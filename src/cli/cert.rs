@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 use crate::action::Action;
+use crate::validate::{FileBytes, Passphrase};
 use argh::FromArgs;
 use std::io::{Read, Write};
 
@@ -107,8 +108,8 @@ pub fn parse_import(name: &[&str], args: &[&str]) -> Result<Action, argh::EarlyE
         let option = if parsed.pass_stdin { "--pass-stdin" } else { "--pass" };
         return Err(usage(format!("give either {option} or --passphrase-set true, not both")));
     }
-    if let Some(pass) = &parsed.pass {
-        crate::validate::Passphrase::parse(pass).map_err(|e| usage(format!("--pass: {e}")))?;
+    let pass = parsed.pass.as_deref().map(|pass| Passphrase::parse(pass).map_err(|e| usage(format!("--pass: {e}")))).transpose()?;
+    if pass.is_some() {
         // On standard output, as the import's other warnings: the import goes on.
         let mut stdout = std::io::stdout();
         let _ = writeln!(
@@ -119,11 +120,11 @@ pub fn parse_import(name: &[&str], args: &[&str]) -> Result<Action, argh::EarlyE
     let crt = read_file("--crt", &parsed.crt)?;
     let key = read_file("--key", &parsed.key)?;
     let chain = parsed.chain.as_deref().map(|path| read_file("--chain", path)).transpose()?;
-    let pass = if parsed.pass_stdin { Some(read_pass_stdin()?) } else { parsed.pass };
+    let pass = if parsed.pass_stdin { Some(read_pass_stdin()?) } else { pass };
     Ok(Action::CertImport {
-        crt: crate::certs::to_wire(&crt),
-        key: crate::certs::to_wire(&key),
-        chain: chain.map(|c| crate::certs::to_wire(&c)),
+        crt: FileBytes::new(crt),
+        key: FileBytes::new(key),
+        chain: chain.map(FileBytes::new),
         pass,
         passphrase_set: parsed.passphrase_set,
     })
@@ -131,7 +132,7 @@ pub fn parse_import(name: &[&str], args: &[&str]) -> Result<Action, argh::EarlyE
 
 /// `--pass-stdin`: one line of standard input (without echo on a terminal), checked as a
 /// passphrase; read here, in the caller's process, like the files.
-fn read_pass_stdin() -> Result<String, argh::EarlyExit> {
+fn read_pass_stdin() -> Result<Passphrase, argh::EarlyExit> {
     use crate::prompt::{Echo, Prompter, Reply, Terminal};
     let failed = |e: crate::error::Error| usage(format!("--pass-stdin: {e}"));
     let idle = std::time::Duration::from_secs(crate::config::DEFAULT_SHELL_IDLE_TIMEOUT_S);
@@ -143,8 +144,7 @@ fn read_pass_stdin() -> Result<String, argh::EarlyExit> {
         Reply::End => return Err(usage("--pass-stdin: no passphrase on standard input".to_string())),
         Reply::Interrupted => return Err(usage("--pass-stdin: cancelled; nothing was changed".to_string())),
     };
-    crate::validate::Passphrase::parse(&text).map_err(|e| usage(format!("--pass-stdin: {e}")))?;
-    Ok(text)
+    Passphrase::parse(&text).map_err(|e| usage(format!("--pass-stdin: {e}")))
 }
 
 /// Parses `cert self-signed` / `cyberx-xsense-create-self-signed-certificate`.
@@ -176,10 +176,10 @@ mod tests {
         assert_eq!(
             parse_import(&name, &["--crt", crt, "--key", key, "--pass", "a#b", "--passphrase-set", "False"]).unwrap(),
             Action::CertImport {
-                crt: "Q1JU".into(),
-                key: "S0VZ".into(),
+                crt: FileBytes::new(b"CRT".to_vec()),
+                key: FileBytes::new(b"KEY".to_vec()),
                 chain: None,
-                pass: Some("a#b".into()),
+                pass: Passphrase::parse("a#b").ok(),
                 passphrase_set: false
             }
         );

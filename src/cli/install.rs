@@ -18,5 +18,7 @@ pub struct InstallArgs {
 /// Parses `install DIR`.
 pub fn parse(name: &[&str], args: &[&str]) -> Result<Action, argh::EarlyExit> {
     let parsed = InstallArgs::from_args(name, args)?;
-    Ok(Action::Install { dir: parsed.dir })
+    let dir = crate::validate::LocalPath::parse(&parsed.dir)
+        .map_err(|e| argh::EarlyExit { output: format!("install: {e}"), status: Err(()) })?;
+    Ok(Action::Install { dir })
 }

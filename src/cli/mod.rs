@@ -838,7 +838,7 @@ fn run(action: Action, root: RootDir, globals: Globals, is_root: bool) -> Result
         Action::Install { dir } => {
             front_end_allowed(&action, &ctx)?;
             let aliases = COMMANDS.iter().flat_map(|cmd| cmd.aliases.iter().copied());
-            crate::install::run(std::path::Path::new(dir), aliases, &mut stdout)
+            crate::install::run(dir.as_path(), aliases, &mut stdout)
         }
         _ => {
             let idle = ctx.config().map_or(idle, crate::config::Config::shell_idle_timeout);

@@ -35,6 +35,10 @@ pub struct UpgradeArgs {
     pub json: bool,
 }
 
+fn local_path(option: &str, text: &str) -> Result<crate::validate::LocalPath, argh::EarlyExit> {
+    crate::validate::LocalPath::parse(text).map_err(|e| usage(&format!("{option}: {e}")))
+}
+
 fn usage(text: &str) -> argh::EarlyExit {
     argh::EarlyExit { output: text.to_string(), status: Err(()) }
 }
@@ -91,7 +95,7 @@ pub struct KeygenArgs {
 /// Parses `package keygen`.
 pub fn parse_keygen(name: &[&str], args: &[&str]) -> Result<Action, argh::EarlyExit> {
     let p = KeygenArgs::from_args(name, args)?;
-    Ok(Action::PackageKeygen { prefix: p.output })
+    Ok(Action::PackageKeygen { prefix: local_path("-o", &p.output)? })
 }
 
 /// Build and sign an upgrade package from the files under DIR.
@@ -124,12 +128,12 @@ pub fn parse_build(name: &[&str], args: &[&str]) -> Result<Action, argh::EarlyEx
         return Err(usage("name at least one --board"));
     }
     Ok(Action::PackageBuild {
-        key: p.key,
+        key: local_path("--key", &p.key)?,
         version: p.version,
         boards: p.board,
         min_version: p.min_version.unwrap_or_else(|| "0".to_string()),
-        dir: p.dir,
-        output: p.output,
+        dir: local_path("DIR", &p.dir)?,
+        output: local_path("-o", &p.output)?,
     })
 }
 

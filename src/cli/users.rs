@@ -140,6 +140,7 @@ pub fn parse_auth(name: &[&str], args: &[&str]) -> Result<Action, argh::EarlyExi
             "PAM_TYPE and PAM_USER must be set (sensorctl auth is run by pam_exec)".to_string(),
         ));
     };
+    let pam_type = crate::login::PamType::parse(&pam_type).map_err(|e| usage_error(e.to_string()))?;
     Ok(Action::Auth { pam_type, user, rhost: var("PAM_RHOST") })
 }
 

@@ -197,6 +197,11 @@ mod tests {
     fn a_request_with_an_invalid_value_is_refused_when_decoded() {
         let good = r#"{"id":1,"action":{"NetworkBlink":{"interface":"eth0","seconds":20}}}"#;
         assert!(crate::wire::decode::<Request>(good).is_ok());
+        let import = r#"{"id":1,"action":{"CertImport":{"crt":"Q1JU","key":"S0VZ","chain":null,"pass":"a#b","passphrase_set":false}}}"#;
+        let Ok(Request { action: Action::CertImport { crt, pass, .. }, .. }) = crate::wire::decode::<Request>(import) else {
+            panic!("{import}")
+        };
+        assert_eq!((crt.bytes(), pass.map(|p| p.expose().to_string())), (&b"CRT"[..], Some("a#b".to_string())));
         for bad in [
             r#"{"id":1,"action":{"NetworkBlink":{"interface":"eth0;reboot","seconds":20}}}"#,
             r#"{"id":1,"action":{"NetworkBlink":{"interface":"eth0","seconds":0}}}"#,
@@ -207,6 +212,8 @@ mod tests {
             r#"{"id":1,"action":{"BackupRestore":{"file":"../../etc/shadow","yes":true,"force":false}}}"#,
             r#"{"id":1,"action":{"PasswordReset":{"user":"-rf","password":null,"password_stdin":true,"legacy_alias":false}}}"#,
             r#"{"id":1,"action":{"Upgrade":{"package":"relative.pkg","allow_downgrade":false,"reboot":false,"commit":false,"rollback":false,"status":false,"json":false}}}"#,
+            r#"{"id":1,"action":{"CertImport":{"crt":"not base64!","key":"S0VZ","chain":null,"pass":null,"passphrase_set":false}}}"#,
+            r#"{"id":1,"action":{"CertImport":{"crt":"Q1JU","key":"S0VZ","chain":null,"pass":"a$b","passphrase_set":false}}}"#,
             r#"{"id":1,"action":{"NetworkReconfigure":{"interface":null,"ip":null,"subnet":"255.0.255.0","gateway":null,"dns":null,"monitors":null,"erspan":null,"backup_dir":null,"yes":true}}}"#,
         ] {
             assert!(crate::wire::decode::<Request>(bad).is_err(), "{bad}");
