@@ -19,6 +19,9 @@
 //! kind. Pure; needs no privileges.
 #![forbid(unsafe_code)]
 
+/// The most keys an object may have.
+pub const MAX_FIELDS: usize = 64;
+
 /// A value that travels on the daemon's wire.
 pub trait Wire: Sized {
     /// Appends this value as one JSON value.
@@ -214,6 +217,11 @@ impl<'a> Reader<'a> {
         self.expect(b'{', "an object")?;
         let mut entries: Vec<(String, usize)> = Vec::new();
         while self.peek() != Some(b'}') {
+            // Ours have at most a dozen; the bound keeps the check for repeats cheap on a
+            // hostile line of thousands of keys.
+            if entries.len() == MAX_FIELDS {
+                return Err(format!("more than {MAX_FIELDS} fields"));
+            }
             let key = self.string()?;
             if entries.iter().any(|(seen, _)| *seen == key) {
                 return Err(format!("{key}: given twice"));
@@ -268,8 +276,8 @@ impl Fields<'_> {
 pub fn in_variant(variant: &str, err: String) -> String {
     if err.is_empty() {
         format!("unknown variant {variant:?}")
-    } else if err.starts_with("expected") {
-        format!("{variant}: {err}")
+    } else if let Some(body) = err.strip_prefix(": ") {
+        format!("{variant}: {body}")
     } else {
         format!("{variant}.{err}")
     }
@@ -482,7 +490,8 @@ macro_rules! wire_enum {
                 let (variant, mut body) = json.variant()?;
                 // Every error of the body is said once, after the variant's name.
                 let value = (|| {
-                    let mut _fields = body.object()?;
+                    // The body's own errors are said after a colon, its fields' after a dot.
+                    let mut _fields = body.object().map_err(|err| format!(": {err}"))?;
                     let value = match variant.as_str() {
                         $(
                             stringify!($variant) => $name::$variant {
@@ -574,10 +583,11 @@ mod tests {
         for (text, error) in [
             (r#"{"Bogus":{}}"#.to_string(), "unknown variant \"Bogus\""),
             (r#"{"Empty":{"x":1}}"#.to_string(), "Empty.x: unknown field"),
+            (format!("{{\"Empty\":{{{}}}}}", (0..=MAX_FIELDS).map(|n| format!("\"k{n}\":0")).collect::<Vec<_>>().join(",")), "Empty: more than 64 fields"),
             (r#"{"Empty":{},"Full":{}}"#.to_string(), "expected an object with one key, the variant"),
             (r#"{"Empty":[]}"#.to_string(), "Empty: expected an object"),
             (r#"{"Full":{}}"#.to_string(), "Full.inner: missing"),
-            (format!(r#"{{"Full":{{"inner":{inner},"inner":{inner}}}}}"#), "Full.inner: given twice"),
+            (format!(r#"{{"Full":{{"inner":{inner},"inner":{inner}}}}}"#), "Full: inner: given twice"),
             (r#"{"Full":{"inner":{"name":"n","count":-1,"flag":true,"list":[]}}}"#.to_string(), "Full.inner: count: expected a whole number"),
             (r#"{"Full":{"inner":{"name":"n","count":1.5,"flag":true,"list":[]}}}"#.to_string(), "Full.inner: count: expected a whole number"),
             (r#"{"Full":{"inner":{"name":"n","count":18446744073709551616,"flag":true,"list":[]}}}"#.to_string(), "Full.inner: count: number out of range"),
