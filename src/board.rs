@@ -671,6 +671,79 @@ mod tests {
         }
     }
 
+    /// What a board file could hold when nanoserde's derive read it, kept since (see the
+    /// config's test of the same): unknown keys skipped if nanoserde could read their values, a
+    /// repeated key's last value, and defaulted fields that still refuse a `null`.
+    #[test]
+    fn unknown_and_repeated_keys_and_defaults_read_as_nanoserde_read_them() {
+        let (_, text) = EMBEDDED[0];
+        let parse = |text: &str| Board::parse(text, Path::new("t.json"));
+        let around = |first: &str, last: &str| format!("{{{first}{}{last}}}", &text[1..text.rfind('}').unwrap()]);
+        // The default board with the value of its first key `field` (one line or a bracketed
+        // block) replaced.
+        let with = |field: &str, value: &str| {
+            let start = text.find(&format!("\"{field}\": ")).unwrap() + field.len() + 4;
+            let mut depth = 0;
+            let len = text[start..]
+                .find(|c| {
+                    depth += i32::from(c == '[' || c == '{') - i32::from(c == ']' || c == '}');
+                    depth == 0 && (c == ',' || c == '\n' || c == ']' || c == '}')
+                })
+                .unwrap();
+            let len = if text[start..].starts_with(['[', '{']) { len + 1 } else { len };
+            format!("{}{value}{}", &text[..start], &text[start + len..])
+        };
+        for text in [
+            around(r#""comment": {"by": ["me", 1.5, null]}, "format": 2,"#, r#", "x": -1"#),
+            with("services", r#"[{"name": "A", "process": "a", "why": "\u0041"}]"#),
+            with("backup", r#"{"dir": "/b", "limit_bytes": 1, "note": true}"#),
+            with("monitor_interfaces", r#"[{"label": "a", "device": "eth1", "speed": 10}]"#),
+            with("upgrade", r#"{"method": "ab-block", "devices": ["/a", "/b"], "boot_flag": "/f", "note": 3}"#),
+            with("leds", r#"[{"interface": "eth0", "led": "l", "color": "green"}]"#),
+            with("roles", r#"[{"user": "support", "role": "support", "since": 2020}]"#),
+        ] {
+            assert!(parse(&text).is_ok(), "{text}: {:?}", parse(&text));
+        }
+        let last = r#", "description": "last", "watchdog_interval_s": 9"#;
+        assert!(parse(&around(r#""description": 5,"#, last)).is_err(), "every value of a repeated key is read");
+        let board = parse(&around(r#""description": "first","#, last)).unwrap();
+        assert_eq!((board.description.as_str(), board.watchdog_interval_s), ("last", 9));
+        let board =
+            parse(&with("leds", r#"[{"interface": "eth0", "led": "l"}], "description": "d", "leds": []"#)).unwrap();
+        assert!(board.leds.is_empty());
+        for text in [
+            around(r#""x": "\ud800","#, ""),
+            around("", r#", "x": [18446744073709551616]"#),
+            around("", r#", "x": {"y": 2e+1}"#),
+            around("", r#", "description": null"#),
+            with("format", "4294967297"),
+            with("format", "1.0"),
+            with("leds", "null"),
+            with("services", "null"),
+            with("paths", "null"),
+            with("dir_prefixes", "null"),
+            with("slots", "null"),
+            with("keys", "null"),
+            with("backup", r#"{"dir": "/b"}"#),
+            with("backup", r#"{"dir": "/b", "limit_bytes": -1}"#),
+            with("monitor_interfaces", r#"[{"label": "a"}]"#),
+            with("services", r#"[{"name": "A", "process": "a", "argv": null}]"#),
+            with("services", r#"[{"name": "A", "process": "a", "reloads": null}]"#),
+            with("services", r#"[{"process": "a"}]"#),
+            with("roles", r#"[{"user": "support"}]"#),
+            with("upgrade", r#"{"devices": ["/a", "/b"], "boot_flag": "/f"}"#),
+            around("", r#", "capture_filter_max_insns": 1.5"#),
+            around("", r#", "watchdog_interval_s": "5""#),
+        ] {
+            assert!(parse(&text).is_err(), "{text}");
+        }
+        let without_roles = |text: &str| {
+            let start = text.find("\"roles\"").unwrap();
+            format!("{}{}", &text[..start], &text[start + text[start..].find("],\n").unwrap() + 3..])
+        };
+        assert!(parse(&without_roles(text)).unwrap_err().to_string().contains("not a valid board file"));
+    }
+
     /// The default board with its (multi-line) services array replaced.
     fn with_services(services: &str) -> Result<Board> {
         let (_, text) = EMBEDDED[0];

@@ -289,6 +289,67 @@ mod tests {
         assert_eq!(config.network.unwrap().ip, "");
     }
 
+    /// What the file accepted and refused when nanoserde's derive read it, kept since: other
+    /// tools and older or newer builds write these files, so unknown keys are skipped (their
+    /// values must still be what nanoserde could read: strings that decode, integers in the
+    /// 64-bit range, an exponent without `+`), a repeated key's last value counts (every one must
+    /// be valid), and a field nanoserde defaulted still refuses a `null`.
+    #[test]
+    fn unknown_and_repeated_keys_and_defaults_read_as_nanoserde_read_them() {
+        let parse = |text: &str| Config::parse(text.as_bytes().to_vec(), std::path::Path::new("t.json"));
+        for text in [
+            r#"{"version": 1, "unknown": 1}"#,
+            r#"{"unknown": {"y": [1, -2, "a", null, true, {}, []]}, "version": 1}"#,
+            r#"{"version": 1, "x": 1.5e-3, "y": -0.5, "z": 1E5, "w": 1e400, "v": -9223372036854775808}"#,
+            r#"{"version": 1, "x": "\u0041\ud83d\ude00\/", "x": 18446744073709551615}"#,
+            r#"{"version": 1, "ntp_servers": ["10.0.0.1",], "board": null,}"#,
+            r#"{"version": 1, "network": {"interface": "eth0", "extra": [1]}, "bandwidth_limits": [{"interface": "eth0", "limit": "1kbit", "bytes_per_second": 125, "note": ""}]}"#,
+            r#"{"vers\u0069on": 1}"#,
+        ] {
+            assert!(parse(text).is_ok(), "{text}: {:?}", parse(text));
+        }
+        let config = parse(r#"{"version": 1, "board": "a", "board": "b", "network": {"ip": "1", "ip": "2"}}"#).unwrap();
+        assert_eq!((config.board.as_deref(), config.network.unwrap().ip.as_str()), (Some("b"), "2"));
+        let empty = NetworkConfig {
+            interface: String::new(),
+            ip: String::new(),
+            subnet: String::new(),
+            gateway: String::new(),
+            dns: vec![],
+            monitor_interfaces: None,
+            erspan_interfaces: vec![],
+        };
+        assert_eq!(parse(r#"{"version": 1, "network": {}}"#).unwrap().network, Some(empty));
+        for text in [
+            r#"{"version": 1, "x": "\ud800"}"#,
+            r#"{"version": 1, "x": "\udc00"}"#,
+            r#"{"version": 1, "x": 18446744073709551616}"#,
+            r#"{"version": 1, "x": -9223372036854775809}"#,
+            r#"{"version": 1, "x": [1e+3]}"#,
+            r#"{"version": 1, "x": {"y": 1E+3}}"#,
+            r#"{"version": 1, "board": 2, "board": "a"}"#,
+            r#"{"version": 1, "board": "a", "board": 2}"#,
+            r#"{"version": 1, "ntp_servers": null}"#,
+            r#"{"version": 1, "bandwidth_limits": null}"#,
+            r#"{"version": 1, "network": {"dns": null}}"#,
+            r#"{"version": 1, "network": {"interface": null}}"#,
+            r#"{"version": 1, "network": {"monitor_interfaces": [{"label": "a"}]}}"#,
+            r#"{"version": 1, "bandwidth_limits": [{"interface": "eth0", "limit": "1kbit"}]}"#,
+            r#"{"version": 1, "login_max_failed": 4294967296}"#,
+            r#"{"version": 4294967297}"#,
+            r#"{"version": 1.0}"#,
+            r#"{"version": "1"}"#,
+            r#"{"version": null}"#,
+            r#"{"version": 1, "shell_idle_timeout_s": -1}"#,
+            r#"{"version": 1, "shell_idle_timeout_s": 1.5}"#,
+            r#"{"version": 1, "board": ["a"]}"#,
+            r#"[{"version": 1}]"#,
+        ] {
+            let err = parse(text).unwrap_err().to_string();
+            assert!(err.starts_with("t.json: "), "{text}: {err}");
+        }
+    }
+
     #[test]
     fn broken_or_unknown_version_files_are_errors_and_are_left_alone() {
         let dir = TempDir::new("config-bad");
