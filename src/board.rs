@@ -6,8 +6,9 @@
 //! Every board under `board/` is compiled in; `generic-x86` is the default, so the binary runs
 //! with no file beside it. `--board NAME|PATH` or the config's `board` selects another: a name is
 //! looked up among the compiled-in boards, then in `<root>/etc/sensorctl/boards/NAME.json`; an
-//! argument with a `/` is a file path. The file is parsed into raw nanoserde structs and then
-//! validated into the typed [`Board`]; a bad file is an error naming the file and the field.
+//! argument with a `/` is a file path. The file is read into raw structs (by [`crate::wire`], as
+//! nanoserde read it before: unknown keys are skipped, so a newer board file still loads) and
+//! then validated into the typed [`Board`]; a bad file is an error naming the file and the field.
 //!
 //! A service (`services`) names exactly one way `system sanity` finds it:
 //! - `"pidfile": PATH` (under the root): the file holds the pid of the running process. So that a
@@ -26,7 +27,6 @@ use crate::error::{Error, Result};
 use crate::paths::{RootDir, BOARD_DIR};
 use crate::role::{Role, RoleMapping};
 use crate::validate::{IfName, UserName};
-use nanoserde::DeJson;
 use std::path::{Path, PathBuf};
 
 /// The name of the embedded default board.
@@ -239,91 +239,85 @@ pub struct Board {
     pub capture_filter_max_insns: usize,
 }
 
-#[derive(DeJson)]
-struct RawBoard {
-    format: u32,
-    name: String,
-    #[nserde(default)]
-    description: String,
-    size_profile: String,
-    management_interface: String,
-    #[nserde(default)]
-    monitor_interfaces: Vec<RawMonitor>,
-    #[nserde(default)]
-    led_dir: Option<String>,
-    #[nserde(default)]
-    leds: Vec<RawLed>,
-    backup: RawBackup,
-    #[nserde(default)]
-    services: Vec<RawService>,
-    roles: Vec<RawRole>,
-    #[nserde(default)]
-    socket_group: Option<String>,
-    #[nserde(default)]
-    watchdog: Option<String>,
-    #[nserde(default)]
-    watchdog_interval_s: Option<u64>,
-    #[nserde(default)]
-    upgrade: Option<RawUpgrade>,
-    #[nserde(default)]
-    capture_filter_max_insns: Option<u64>,
+crate::wire::wire_struct! {
+    lenient;
+    struct RawBoard {
+        format: u32,
+        name: String,
+        description: String = String::new(),
+        size_profile: String,
+        management_interface: String,
+        monitor_interfaces: Vec<RawMonitor> = Vec::new(),
+        led_dir: Option<String>,
+        leds: Vec<RawLed> = Vec::new(),
+        backup: RawBackup,
+        services: Vec<RawService> = Vec::new(),
+        roles: Vec<RawRole>,
+        socket_group: Option<String>,
+        watchdog: Option<String>,
+        watchdog_interval_s: Option<u64>,
+        upgrade: Option<RawUpgrade>,
+        capture_filter_max_insns: Option<u64>,
+    }
 }
 
-#[derive(DeJson)]
-struct RawUpgrade {
-    method: String,
-    #[nserde(default)]
-    slots: Vec<String>,
-    #[nserde(default)]
-    current: Option<String>,
-    #[nserde(default)]
-    devices: Vec<String>,
-    #[nserde(default)]
-    boot_flag: Option<String>,
-    #[nserde(default)]
-    keys: Vec<String>,
-    #[nserde(default)]
-    health_grace_s: Option<u64>,
+crate::wire::wire_struct! {
+    lenient;
+    struct RawUpgrade {
+        method: String,
+        slots: Vec<String> = Vec::new(),
+        current: Option<String>,
+        devices: Vec<String> = Vec::new(),
+        boot_flag: Option<String>,
+        keys: Vec<String> = Vec::new(),
+        health_grace_s: Option<u64>,
+    }
 }
 
-#[derive(DeJson)]
-struct RawMonitor {
-    label: String,
-    device: String,
+crate::wire::wire_struct! {
+    lenient;
+    struct RawMonitor {
+        label: String,
+        device: String,
+    }
 }
 
-#[derive(DeJson)]
-struct RawLed {
-    interface: String,
-    led: String,
+crate::wire::wire_struct! {
+    lenient;
+    struct RawLed {
+        interface: String,
+        led: String,
+    }
 }
 
-#[derive(DeJson)]
-struct RawBackup {
-    dir: String,
-    limit_bytes: u64,
-    #[nserde(default)]
-    paths: Vec<String>,
-    #[nserde(default)]
-    dir_prefixes: Vec<String>,
+crate::wire::wire_struct! {
+    lenient;
+    struct RawBackup {
+        dir: String,
+        limit_bytes: u64,
+        paths: Vec<String> = Vec::new(),
+        dir_prefixes: Vec<String> = Vec::new(),
+    }
 }
 
-#[derive(DeJson)]
-struct RawService {
-    name: String,
-    pidfile: Option<String>,
-    process: Option<String>,
-    socket: Option<String>,
-    #[nserde(default)]
-    argv: Vec<String>,
-    #[nserde(default)]
-    reloads: Vec<String>,
+crate::wire::wire_struct! {
+    lenient;
+    struct RawService {
+        name: String,
+        pidfile: Option<String>,
+        process: Option<String>,
+        socket: Option<String>,
+        argv: Vec<String> = Vec::new(),
+        reloads: Vec<String> = Vec::new(),
+    }
 }
 
-#[derive(DeJson)]
-struct RawRole {
-    user: String,
-    role: String,
+crate::wire::wire_struct! {
+    lenient;
+    struct RawRole {
+        user: String,
+        role: String,
+    }
 }
 
 impl Board {
@@ -358,7 +352,7 @@ impl Board {
     /// Parses and validates a board file's text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &Path) -> Result<Board> {
         let bad = |why: String| Error::BadFile { path: origin.to_path_buf(), why };
-        let raw = crate::json::decode::<RawBoard>(text).map_err(|e| bad(format!("not a valid board file: {e}")))?;
+        let raw = crate::wire::decode::<RawBoard>(text).map_err(|e| bad(format!("not a valid board file: {e}")))?;
         if raw.format != FORMAT {
             return Err(bad(format!("board format {} is not supported (this build reads {FORMAT})", raw.format)));
         }
