@@ -444,8 +444,13 @@ impl<T: Wire> Wire for Vec<T> {
 /// Declares a struct with named fields and its [`Wire`] form: an object of its fields. With
 /// `lenient;` first, the object is read as nanoserde read it (see the module doc), for the files
 /// it used to read; a field of a lenient struct written `name: Type = value` takes `value` when
-/// it is left out.
+/// it is left out. `lenient; impl Name { field, other = value, … }` gives a struct declared
+/// elsewhere that form (every field named once: the struct literal it builds checks that), for
+/// one whose other derives cannot read a struct declared through a macro (nanoserde's).
 macro_rules! wire_struct {
+    (lenient; impl $name:ident { $($field:ident $(= $default:expr)?),* $(,)? }) => {
+        $crate::wire::wire_struct!(@impl lenient_object, take_last; $name { $($field $(= $default)?),* });
+    };
     (lenient; $($rest:tt)*) => {
         $crate::wire::wire_struct!(@struct lenient_object, take_last; $($rest)*);
     };
@@ -478,6 +483,9 @@ macro_rules! wire_struct {
             $($(#[$field_meta])* $field_vis $field: $ty,)*
         }
 
+        $crate::wire::wire_struct!(@impl $object, $take; $name { $($field $(= $default)?),* });
+    };
+    (@impl $object:ident, $take:ident; $name:ident { $($field:ident $(= $default:expr)?),* }) => {
         impl $crate::wire::Wire for $name {
             fn put(&self, out: &mut String) {
                 out.push('{');
