@@ -15,7 +15,7 @@
 //! declared once by [`wire_struct!`] and [`wire_enum!`] next to the types.
 //!
 //! The board and config files are read by the same code, as structs declared `lenient` (see
-//! [`wire_struct!`]): nanoserde's derive read them before, and other tools and other builds
+//! `wire_struct!`): nanoserde's derive read them before, and other tools and other builds
 //! write them, so they keep its reading. An unknown key is skipped, a key given twice is read
 //! each time and its last value counts, and what nanoserde's tokenizer refused anywhere in the
 //! document (a string that does not decode, an integer outside 64 bits, a `+` in an exponent)
