@@ -6,8 +6,9 @@
 //! Every board under `board/` is compiled in; `generic-x86` is the default, so the binary runs
 //! with no file beside it. `--board NAME|PATH` or the config's `board` selects another: a name is
 //! looked up among the compiled-in boards, then in `<root>/etc/sensorctl/boards/NAME.json`; an
-//! argument with a `/` is a file path. The file is parsed into raw nanoserde structs and then
-//! validated into the typed [`Board`]; a bad file is an error naming the file and the field.
+//! argument with a `/` is a file path. The file is read into raw structs (by [`crate::wire`], as
+//! nanoserde read it before: unknown keys are skipped, so a newer board file still loads) and
+//! then validated into the typed [`Board`]; a bad file is an error naming the file and the field.
 //!
 //! A service (`services`) names exactly one way `system sanity` finds it:
 //! - `"pidfile": PATH` (under the root): the file holds the pid of the running process. So that a
@@ -26,7 +27,6 @@ use crate::error::{Error, Result};
 use crate::paths::{RootDir, BOARD_DIR};
 use crate::role::{Role, RoleMapping};
 use crate::validate::{IfName, UserName};
-use nanoserde::DeJson;
 use std::path::{Path, PathBuf};
 
 /// The name of the embedded default board.
@@ -239,91 +239,85 @@ pub struct Board {
     pub capture_filter_max_insns: usize,
 }
 
-#[derive(DeJson)]
-struct RawBoard {
-    format: u32,
-    name: String,
-    #[nserde(default)]
-    description: String,
-    size_profile: String,
-    management_interface: String,
-    #[nserde(default)]
-    monitor_interfaces: Vec<RawMonitor>,
-    #[nserde(default)]
-    led_dir: Option<String>,
-    #[nserde(default)]
-    leds: Vec<RawLed>,
-    backup: RawBackup,
-    #[nserde(default)]
-    services: Vec<RawService>,
-    roles: Vec<RawRole>,
-    #[nserde(default)]
-    socket_group: Option<String>,
-    #[nserde(default)]
-    watchdog: Option<String>,
-    #[nserde(default)]
-    watchdog_interval_s: Option<u64>,
-    #[nserde(default)]
-    upgrade: Option<RawUpgrade>,
-    #[nserde(default)]
-    capture_filter_max_insns: Option<u64>,
+crate::wire::wire_struct! {
+    lenient;
+    struct RawBoard {
+        format: u32,
+        name: String,
+        description: String = String::new(),
+        size_profile: String,
+        management_interface: String,
+        monitor_interfaces: Vec<RawMonitor> = Vec::new(),
+        led_dir: Option<String>,
+        leds: Vec<RawLed> = Vec::new(),
+        backup: RawBackup,
+        services: Vec<RawService> = Vec::new(),
+        roles: Vec<RawRole>,
+        socket_group: Option<String>,
+        watchdog: Option<String>,
+        watchdog_interval_s: Option<u64>,
+        upgrade: Option<RawUpgrade>,
+        capture_filter_max_insns: Option<u64>,
+    }
 }
 
-#[derive(DeJson)]
-struct RawUpgrade {
-    method: String,
-    #[nserde(default)]
-    slots: Vec<String>,
-    #[nserde(default)]
-    current: Option<String>,
-    #[nserde(default)]
-    devices: Vec<String>,
-    #[nserde(default)]
-    boot_flag: Option<String>,
-    #[nserde(default)]
-    keys: Vec<String>,
-    #[nserde(default)]
-    health_grace_s: Option<u64>,
+crate::wire::wire_struct! {
+    lenient;
+    struct RawUpgrade {
+        method: String,
+        slots: Vec<String> = Vec::new(),
+        current: Option<String>,
+        devices: Vec<String> = Vec::new(),
+        boot_flag: Option<String>,
+        keys: Vec<String> = Vec::new(),
+        health_grace_s: Option<u64>,
+    }
 }
 
-#[derive(DeJson)]
-struct RawMonitor {
-    label: String,
-    device: String,
+crate::wire::wire_struct! {
+    lenient;
+    struct RawMonitor {
+        label: String,
+        device: String,
+    }
 }
 
-#[derive(DeJson)]
-struct RawLed {
-    interface: String,
-    led: String,
+crate::wire::wire_struct! {
+    lenient;
+    struct RawLed {
+        interface: String,
+        led: String,
+    }
 }
 
-#[derive(DeJson)]
-struct RawBackup {
-    dir: String,
-    limit_bytes: u64,
-    #[nserde(default)]
-    paths: Vec<String>,
-    #[nserde(default)]
-    dir_prefixes: Vec<String>,
+crate::wire::wire_struct! {
+    lenient;
+    struct RawBackup {
+        dir: String,
+        limit_bytes: u64,
+        paths: Vec<String> = Vec::new(),
+        dir_prefixes: Vec<String> = Vec::new(),
+    }
 }
 
-#[derive(DeJson)]
-struct RawService {
-    name: String,
-    pidfile: Option<String>,
-    process: Option<String>,
-    socket: Option<String>,
-    #[nserde(default)]
-    argv: Vec<String>,
-    #[nserde(default)]
-    reloads: Vec<String>,
+crate::wire::wire_struct! {
+    lenient;
+    struct RawService {
+        name: String,
+        pidfile: Option<String>,
+        process: Option<String>,
+        socket: Option<String>,
+        argv: Vec<String> = Vec::new(),
+        reloads: Vec<String> = Vec::new(),
+    }
 }
 
-#[derive(DeJson)]
-struct RawRole {
-    user: String,
-    role: String,
+crate::wire::wire_struct! {
+    lenient;
+    struct RawRole {
+        user: String,
+        role: String,
+    }
 }
 
 impl Board {
@@ -358,7 +352,7 @@ impl Board {
     /// Parses and validates a board file's text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &Path) -> Result<Board> {
         let bad = |why: String| Error::BadFile { path: origin.to_path_buf(), why };
-        let raw = crate::json::decode::<RawBoard>(text).map_err(|e| bad(format!("not a valid board file: {e}")))?;
+        let raw = crate::wire::decode::<RawBoard>(text).map_err(|e| bad(format!("not a valid board file: {e}")))?;
         if raw.format != FORMAT {
             return Err(bad(format!("board format {} is not supported (this build reads {FORMAT})", raw.format)));
         }
@@ -669,6 +663,79 @@ mod tests {
             let err = Board::parse(text, Path::new("test.json")).unwrap_err().to_string();
             assert!(err.contains(expected) && err.starts_with("test.json: "), "{err}");
         }
+    }
+
+    /// What a board file could hold when nanoserde's derive read it, kept since (see the
+    /// config's test of the same): unknown keys skipped if nanoserde could read their values, a
+    /// repeated key's last value, and defaulted fields that still refuse a `null`.
+    #[test]
+    fn unknown_and_repeated_keys_and_defaults_read_as_nanoserde_read_them() {
+        let (_, text) = EMBEDDED[0];
+        let parse = |text: &str| Board::parse(text, Path::new("t.json"));
+        let around = |first: &str, last: &str| format!("{{{first}{}{last}}}", &text[1..text.rfind('}').unwrap()]);
+        // The default board with the value of its first key `field` (one line or a bracketed
+        // block) replaced.
+        let with = |field: &str, value: &str| {
+            let start = text.find(&format!("\"{field}\": ")).unwrap() + field.len() + 4;
+            let mut depth = 0;
+            let len = text[start..]
+                .find(|c| {
+                    depth += i32::from(c == '[' || c == '{') - i32::from(c == ']' || c == '}');
+                    depth == 0 && (c == ',' || c == '\n' || c == ']' || c == '}')
+                })
+                .unwrap();
+            let len = if text[start..].starts_with(['[', '{']) { len + 1 } else { len };
+            format!("{}{value}{}", &text[..start], &text[start + len..])
+        };
+        for text in [
+            around(r#""comment": {"by": ["me", 1.5, null]}, "format": 2,"#, r#", "x": -1"#),
+            with("services", r#"[{"name": "A", "process": "a", "why": "\u0041"}]"#),
+            with("backup", r#"{"dir": "/b", "limit_bytes": 1, "note": true}"#),
+            with("monitor_interfaces", r#"[{"label": "a", "device": "eth1", "speed": 10}]"#),
+            with("upgrade", r#"{"method": "ab-block", "devices": ["/a", "/b"], "boot_flag": "/f", "note": 3}"#),
+            with("leds", r#"[{"interface": "eth0", "led": "l", "color": "green"}]"#),
+            with("roles", r#"[{"user": "support", "role": "support", "since": 2020}]"#),
+        ] {
+            assert!(parse(&text).is_ok(), "{text}: {:?}", parse(&text));
+        }
+        let last = r#", "description": "last", "watchdog_interval_s": 9"#;
+        assert!(parse(&around(r#""description": 5,"#, last)).is_err(), "every value of a repeated key is read");
+        let board = parse(&around(r#""description": "first","#, last)).unwrap();
+        assert_eq!((board.description.as_str(), board.watchdog_interval_s), ("last", 9));
+        let board =
+            parse(&with("leds", r#"[{"interface": "eth0", "led": "l"}], "description": "d", "leds": []"#)).unwrap();
+        assert!(board.leds.is_empty());
+        for text in [
+            around(r#""x": "\ud800","#, ""),
+            around("", r#", "x": [18446744073709551616]"#),
+            around("", r#", "x": {"y": 2e+1}"#),
+            around("", r#", "description": null"#),
+            with("format", "4294967297"),
+            with("format", "1.0"),
+            with("leds", "null"),
+            with("services", "null"),
+            with("paths", "null"),
+            with("dir_prefixes", "null"),
+            with("slots", "null"),
+            with("keys", "null"),
+            with("backup", r#"{"dir": "/b"}"#),
+            with("backup", r#"{"dir": "/b", "limit_bytes": -1}"#),
+            with("monitor_interfaces", r#"[{"label": "a"}]"#),
+            with("services", r#"[{"name": "A", "process": "a", "argv": null}]"#),
+            with("services", r#"[{"name": "A", "process": "a", "reloads": null}]"#),
+            with("services", r#"[{"process": "a"}]"#),
+            with("roles", r#"[{"user": "support"}]"#),
+            with("upgrade", r#"{"devices": ["/a", "/b"], "boot_flag": "/f"}"#),
+            around("", r#", "capture_filter_max_insns": 1.5"#),
+            around("", r#", "watchdog_interval_s": "5""#),
+        ] {
+            assert!(parse(&text).is_err(), "{text}");
+        }
+        let without_roles = |text: &str| {
+            let start = text.find("\"roles\"").unwrap();
+            format!("{}{}", &text[..start], &text[start + text[start..].find("],\n").unwrap() + 3..])
+        };
+        assert!(parse(&without_roles(text)).unwrap_err().to_string().contains("not a valid board file"));
     }
 
     /// The default board with its (multi-line) services array replaced.

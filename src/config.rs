@@ -1,4 +1,7 @@
-//! The appliance configuration, `<root>/etc/sensorctl/config.json`: versioned JSON (nanoserde).
+//! The appliance configuration, `<root>/etc/sensorctl/config.json`: versioned JSON, written by
+//! nanoserde's `SerJson` (its text is what tools and tests read: `None` fields left out) and
+//! read by [`crate::wire`] as nanoserde's derive read it (unknown keys skipped, so that a file
+//! from a newer build still loads; a repeated key's last value counts).
 //!
 //! A missing file means "all defaults" (a fresh image). A file that exists but cannot be read,
 //! is not valid JSON, or carries a version this build does not know is an error naming the
@@ -11,7 +14,7 @@
 use crate::error::{Error, Result};
 use crate::paths::{RootDir, CONFIG_FILE};
 use crate::store;
-use nanoserde::{DeJson, SerJson};
+use nanoserde::SerJson;
 use std::io;
 use std::path::PathBuf;
 
@@ -32,85 +35,100 @@ pub const DEFAULT_LOGIN_LOCKOUT_WINDOW_S: u64 = 900;
 pub const LOGIN_LOCKOUT_WINDOW_RANGE: std::ops::RangeInclusive<u64> = 1..=86_400;
 
 /// The configuration document.
-#[derive(Clone, Debug, PartialEq, DeJson, SerJson)]
+#[derive(Clone, Debug, PartialEq, SerJson)]
 pub struct Config {
     /// Format version; must equal [`VERSION`].
     pub version: u32,
     /// The board to use instead of the embedded default (name or path).
-    #[nserde(default)]
     pub board: Option<String>,
     /// Idle logout of the restricted shell, seconds (default 300).
-    #[nserde(default)]
     pub shell_idle_timeout_s: Option<u64>,
     /// URL `network internet-check` fetches (default: see `internet::DEFAULT_URL`).
-    #[nserde(default)]
     pub internet_check_url: Option<String>,
     /// HTTP proxy for the internet check (`http://host:port`).
-    #[nserde(default)]
     pub internet_check_proxy: Option<String>,
     /// Deadline of the internet check, seconds (default 10).
-    #[nserde(default)]
     pub internet_check_timeout_s: Option<u64>,
     /// NTP servers (IPv4 dotted quads, port 123) the clock is synchronised with, in the order
     /// they were enabled; empty means time sync is off.
-    #[nserde(default)]
     pub ntp_servers: Vec<String>,
     /// Seconds between the daemon's NTP syncs (default 1024, as NTP's default poll; 16-86400).
-    #[nserde(default)]
     pub ntp_poll_interval_s: Option<u64>,
     /// Failed logins from one remote host before `sensorctl auth` locks it out (1-100; default 5).
-    #[nserde(default)]
     pub login_max_failed: Option<u32>,
     /// The failed-login window and lockout time, seconds (1-86400; default 900).
-    #[nserde(default)]
     pub login_lockout_window_s: Option<u64>,
     /// The management network and the interface roles, as `network reconfigure` last wrote them
     /// (absent on a fresh image: `network validate` then has nothing to compare). Checked
     /// field by field where it is used (`crate::netconf::Settings::from_config`).
-    #[nserde(default)]
     pub network: Option<NetworkConfig>,
     /// Where backups are written (under the root), instead of the board's `backup.dir`.
-    #[nserde(default)]
     pub backup_dir: Option<String>,
     /// Outbound bandwidth limits set by `network limit`, applied again when the daemon starts.
-    #[nserde(default)]
     pub bandwidth_limits: Vec<BandwidthLimit>,
     /// Seconds between the daemon's scheduled backups, counted from the last backup's end
     /// (scheduled or not); absent or 0: no scheduled backups.
-    #[nserde(default)]
     pub backup_interval_s: Option<u64>,
+}
+
+// How the file is read (see the module doc); a field without a value here is required, or
+// `None` if it is an `Option`.
+crate::wire::wire_struct! {
+    lenient;
+    impl Config {
+        version,
+        board,
+        shell_idle_timeout_s,
+        internet_check_url,
+        internet_check_proxy,
+        internet_check_timeout_s,
+        ntp_servers = Vec::new(),
+        ntp_poll_interval_s,
+        login_max_failed,
+        login_lockout_window_s,
+        network,
+        backup_dir,
+        bandwidth_limits = Vec::new(),
+        backup_interval_s,
+    }
 }
 
 /// The management network settings and interface roles (`network reconfigure`). Every field
 /// has a default so that a damaged section only stops the network commands (which report the
 /// field), not every command that reads the config.
-#[derive(Clone, Debug, PartialEq, DeJson, SerJson)]
+#[derive(Clone, Debug, PartialEq, SerJson)]
 pub struct NetworkConfig {
     /// The management interface (`eth0`).
-    #[nserde(default)]
     pub interface: String,
     /// Its IPv4 address, dotted quad.
-    #[nserde(default)]
     pub ip: String,
     /// Its subnet mask, dotted quad (`255.255.192.0`).
-    #[nserde(default)]
     pub subnet: String,
     /// The default gateway, inside the subnet.
-    #[nserde(default)]
     pub gateway: String,
     /// DNS servers in resolver order (at most 3, the resolver's limit).
-    #[nserde(default)]
     pub dns: Vec<String>,
     /// Monitor interfaces and their labels; absent means the board's mapping.
-    #[nserde(default)]
     pub monitor_interfaces: Option<Vec<MonitorConfig>>,
     /// Interfaces that receive ERSPAN (GRE-encapsulated mirror) traffic.
-    #[nserde(default)]
     pub erspan_interfaces: Vec<String>,
 }
 
+crate::wire::wire_struct! {
+    lenient;
+    impl NetworkConfig {
+        interface = String::new(),
+        ip = String::new(),
+        subnet = String::new(),
+        gateway = String::new(),
+        dns = Vec::new(),
+        monitor_interfaces,
+        erspan_interfaces = Vec::new(),
+    }
+}
+
 /// One monitor interface of [`NetworkConfig`]: `label=device`.
-#[derive(Clone, Debug, PartialEq, DeJson, SerJson)]
+#[derive(Clone, Debug, PartialEq, SerJson)]
 pub struct MonitorConfig {
     /// The label operators see (`local_listener`).
     pub label: String,
@@ -118,8 +136,13 @@ pub struct MonitorConfig {
     pub device: String,
 }
 
+crate::wire::wire_struct! {
+    lenient;
+    impl MonitorConfig { label, device }
+}
+
 /// One interface's outbound bandwidth limit.
-#[derive(Clone, Debug, PartialEq, DeJson, SerJson)]
+#[derive(Clone, Debug, PartialEq, SerJson)]
 pub struct BandwidthLimit {
     /// The interface.
     pub interface: String,
@@ -127,6 +150,11 @@ pub struct BandwidthLimit {
     pub limit: String,
     /// The limit in bytes per second, for readers of the file.
     pub bytes_per_second: u64,
+}
+
+crate::wire::wire_struct! {
+    lenient;
+    impl BandwidthLimit { interface, limit, bytes_per_second }
 }
 
 impl Default for Config {
@@ -171,7 +199,7 @@ impl Config {
     pub fn parse(text: Vec<u8>, path: &std::path::Path) -> Result<Config> {
         let bad = |why: String| Error::BadFile { path: path.to_path_buf(), why };
         let text = String::from_utf8(text).map_err(|_| bad("not UTF-8 text".to_string()))?;
-        let config = crate::json::decode::<Config>(&text).map_err(|e| bad(format!("not a valid config file: {e}")))?;
+        let config = crate::wire::decode::<Config>(&text).map_err(|e| bad(format!("not a valid config file: {e}")))?;
         if config.version != VERSION {
             return Err(bad(format!(
                 "config version {} is not supported (this build reads version {VERSION})",
@@ -271,22 +299,83 @@ mod tests {
     #[test]
     fn scheduled_backups_are_off_when_the_interval_is_absent_or_zero() {
         assert_eq!(Config::default().backup_interval(), None);
-        let config = Config::deserialize_json(r#"{"version": 1, "backup_interval_s": 0}"#).unwrap();
+        let config = crate::wire::decode::<Config>(r#"{"version": 1, "backup_interval_s": 0}"#).unwrap();
         assert_eq!(config.backup_interval(), None);
-        let config = Config::deserialize_json(r#"{"version": 1, "backup_interval_s": 2}"#).unwrap();
+        let config = crate::wire::decode::<Config>(r#"{"version": 1, "backup_interval_s": 2}"#).unwrap();
         assert_eq!(config.backup_interval(), Some(std::time::Duration::from_secs(2)));
     }
 
     #[test]
     fn network_section_fields_have_defaults() {
         let text = r#"{"version": 1, "network": {"interface": "eth0", "ip": "10.0.0.5", "subnet": "255.255.255.0", "gateway": "10.0.0.1"}}"#;
-        let config = Config::deserialize_json(text).unwrap();
+        let config = crate::wire::decode::<Config>(text).unwrap();
         let network = config.network.unwrap();
         assert!(network.dns.is_empty() && network.erspan_interfaces.is_empty());
         assert_eq!(network.monitor_interfaces, None, "absent: the board's mapping");
         // A damaged section still loads: the network commands report it, the others run.
-        let config = Config::deserialize_json(r#"{"version": 1, "network": {"interface": "eth0"}}"#).unwrap();
+        let config = crate::wire::decode::<Config>(r#"{"version": 1, "network": {"interface": "eth0"}}"#).unwrap();
         assert_eq!(config.network.unwrap().ip, "");
+    }
+
+    /// What the file accepted and refused when nanoserde's derive read it, kept since: other
+    /// tools and older or newer builds write these files, so unknown keys are skipped (their
+    /// values must still be what nanoserde could read: strings that decode, integers in the
+    /// 64-bit range, an exponent without `+`), a repeated key's last value counts (every one must
+    /// be valid), and a field nanoserde defaulted still refuses a `null`.
+    #[test]
+    fn unknown_and_repeated_keys_and_defaults_read_as_nanoserde_read_them() {
+        let parse = |text: &str| Config::parse(text.as_bytes().to_vec(), std::path::Path::new("t.json"));
+        for text in [
+            r#"{"version": 1, "unknown": 1}"#,
+            r#"{"unknown": {"y": [1, -2, "a", null, true, {}, []]}, "version": 1}"#,
+            r#"{"version": 1, "x": 1.5e-3, "y": -0.5, "z": 1E5, "w": 1e400, "v": -9223372036854775808}"#,
+            r#"{"version": 1, "x": "\u0041\ud83d\ude00\/", "x": 18446744073709551615}"#,
+            r#"{"version": 1, "ntp_servers": ["10.0.0.1",], "board": null,}"#,
+            r#"{"version": 1, "network": {"interface": "eth0", "extra": [1]}, "bandwidth_limits": [{"interface": "eth0", "limit": "1kbit", "bytes_per_second": 125, "note": ""}]}"#,
+            r#"{"vers\u0069on": 1}"#,
+        ] {
+            assert!(parse(text).is_ok(), "{text}: {:?}", parse(text));
+        }
+        let config = parse(r#"{"version": 1, "board": "a", "board": "b", "network": {"ip": "1", "ip": "2"}}"#).unwrap();
+        assert_eq!((config.board.as_deref(), config.network.unwrap().ip.as_str()), (Some("b"), "2"));
+        let empty = NetworkConfig {
+            interface: String::new(),
+            ip: String::new(),
+            subnet: String::new(),
+            gateway: String::new(),
+            dns: vec![],
+            monitor_interfaces: None,
+            erspan_interfaces: vec![],
+        };
+        assert_eq!(parse(r#"{"version": 1, "network": {}}"#).unwrap().network, Some(empty));
+        for text in [
+            r#"{"version": 1, "x": "\ud800"}"#,
+            r#"{"version": 1, "x": "\udc00"}"#,
+            r#"{"version": 1, "x": 18446744073709551616}"#,
+            r#"{"version": 1, "x": -9223372036854775809}"#,
+            r#"{"version": 1, "x": [1e+3]}"#,
+            r#"{"version": 1, "x": {"y": 1E+3}}"#,
+            r#"{"version": 1, "board": 2, "board": "a"}"#,
+            r#"{"version": 1, "board": "a", "board": 2}"#,
+            r#"{"version": 1, "ntp_servers": null}"#,
+            r#"{"version": 1, "bandwidth_limits": null}"#,
+            r#"{"version": 1, "network": {"dns": null}}"#,
+            r#"{"version": 1, "network": {"interface": null}}"#,
+            r#"{"version": 1, "network": {"monitor_interfaces": [{"label": "a"}]}}"#,
+            r#"{"version": 1, "bandwidth_limits": [{"interface": "eth0", "limit": "1kbit"}]}"#,
+            r#"{"version": 1, "login_max_failed": 4294967296}"#,
+            r#"{"version": 4294967297}"#,
+            r#"{"version": 1.0}"#,
+            r#"{"version": "1"}"#,
+            r#"{"version": null}"#,
+            r#"{"version": 1, "shell_idle_timeout_s": -1}"#,
+            r#"{"version": 1, "shell_idle_timeout_s": 1.5}"#,
+            r#"{"version": 1, "board": ["a"]}"#,
+            r#"[{"version": 1}]"#,
+        ] {
+            let err = parse(text).unwrap_err().to_string();
+            assert!(err.starts_with("t.json: "), "{text}: {err}");
+        }
     }
 
     #[test]

@@ -5,9 +5,10 @@
 //! process dies), one that ends inside such a value's array or object loops forever, and a NUL
 //! byte (its end-of-input marker) does the same anywhere. Fuzzing found all three (issue 12):
 //! one line on the daemon socket could kill or hang the daemon. So every document from outside
-//! goes through [`decode`], which hands nanoserde only text that is one well-formed JSON value
-//! (RFC 8259; a trailing comma before `]` or `}` is tolerated, as nanoserde itself writes one in
-//! places) nested at most [`MAX_DEPTH`] deep.
+//! goes through [`check`] first: [`decode`] hands nanoserde only text that is one well-formed
+//! JSON value (RFC 8259; a trailing comma before `]` or `}` is tolerated, as nanoserde itself
+//! writes one in places) nested at most [`MAX_DEPTH`] deep, and [`crate::wire::decode`] (daemon
+//! requests, board and config files) makes the same check before its own reading.
 //!
 //! Pure; needs no privileges.
 #![forbid(unsafe_code)]

@@ -14,6 +14,14 @@
 //! the per-field code is one call ([`Fields::take`]) and the reading is shared ([`Reader`]),
 //! declared once by [`wire_struct!`] and [`wire_enum!`] next to the types.
 //!
+//! The board and config files are read by the same code, as structs declared `lenient` (see
+//! `wire_struct!`): nanoserde's derive read them before, and other tools and other builds
+//! write them, so they keep its reading. An unknown key is skipped, a key given twice is read
+//! each time and its last value counts, and what nanoserde's tokenizer refused anywhere in the
+//! document (a string that does not decode, an integer outside 64 bits, a `+` in an exponent)
+//! is still refused. A lenient struct's field may name the value it takes when it is left out
+//! (`name: Type = value`), as `#[nserde(default)]` did; a `null` is still no value for it.
+//!
 //! Input is checked first with [`crate::json::check`] (one well-formed JSON value, bounded
 //! depth), so the reader can trust the document's structure; it still checks every token's
 //! kind. Pure; needs no privileges.
@@ -176,11 +184,33 @@ impl<'a> Reader<'a> {
     }
 
     /// Steps over the next value, whatever it is (the document is checked: brackets pair up
-    /// and strings end).
-    fn skip_value(&mut self) -> Result<(), String> {
+    /// and strings end). `tokens`: also refuses what nanoserde's tokenizer refused, for a
+    /// lenient object, whose unknown keys' values are never read otherwise.
+    fn skip_value(&mut self, tokens: bool) -> Result<(), String> {
         let mut depth = 0usize;
         loop {
             match self.peek().ok_or("expected a value")? {
+                b'"' if tokens => {
+                    self.string()?;
+                }
+                b'-' | b'0'..=b'9' if tokens => {
+                    let rest = &self.text[self.at..];
+                    let len = rest.bytes().take_while(|b| b"+-.eE0123456789".contains(b)).count();
+                    let number = &rest[..len];
+                    // nanoserde reads an integer as a u64 (an i64 when negative) and takes only
+                    // `-` after an exponent's `e`.
+                    let refused = if number.contains(['.', 'e', 'E']) {
+                        number.contains('+')
+                    } else if number.starts_with('-') {
+                        number.parse::<i64>().is_err()
+                    } else {
+                        number.parse::<u64>().is_err()
+                    };
+                    if refused {
+                        return Err(format!("{number}: out of range, or a + in its exponent"));
+                    }
+                    self.at += len;
+                }
                 b'"' => {
                     // Stepped over, not decoded: a bad escape is found, with the field's
                     // name, when the field is read.
@@ -214,6 +244,16 @@ impl<'a> Reader<'a> {
 
     /// The fields of an object, to be taken by name; a key given twice is an error.
     pub fn object(&mut self) -> Result<Fields<'a>, String> {
+        self.fields(false)
+    }
+
+    /// The fields of an object as nanoserde's derive read them (see the module doc): a key may
+    /// come twice, and unknown ones are skipped.
+    pub fn lenient_object(&mut self) -> Result<Fields<'a>, String> {
+        self.fields(true)
+    }
+
+    fn fields(&mut self, lenient: bool) -> Result<Fields<'a>, String> {
         self.expect(b'{', "an object")?;
         let mut entries: Vec<(String, usize)> = Vec::new();
         while self.peek() != Some(b'}') {
@@ -223,15 +263,16 @@ impl<'a> Reader<'a> {
                 return Err(format!("more than {MAX_FIELDS} fields"));
             }
             let key = self.string()?;
-            if entries.iter().any(|(seen, _)| *seen == key) {
+            if !lenient && entries.iter().any(|(seen, _)| *seen == key) {
                 return Err(format!("{key}: given twice"));
             }
             self.peek();
-            entries.push((key, self.at));
-            self.skip_value()?;
+            let at = self.at;
+            self.skip_value(lenient).map_err(|err| format!("{key}: {err}"))?;
+            entries.push((key, at));
         }
         self.at += 1;
-        Ok(Fields { text: self.text, entries })
+        Ok(Fields { text: self.text, entries, lenient })
     }
 
     /// An enum variant: `{"Name": body}`, its name and a reader at its body.
@@ -248,28 +289,63 @@ impl<'a> Reader<'a> {
 pub struct Fields<'a> {
     text: &'a str,
     entries: Vec<(String, usize)>,
+    lenient: bool,
 }
 
-impl Fields<'_> {
+impl<'a> Fields<'a> {
     /// Reads field `name` as a `T` (a missing one is `T::absent()`); an error names the field.
     #[inline(never)]
     pub fn take<T: Wire>(&mut self, name: &str) -> Result<T, String> {
-        match self.entries.iter().position(|(key, _)| key == name) {
-            Some(found) => {
-                let (_, at) = self.entries.swap_remove(found);
-                T::take(&mut Reader { text: self.text, at }).map_err(|err| format!("{name}: {err}"))
-            }
-            None => T::absent().ok_or_else(|| format!("{name}: missing")),
+        match self.next(name) {
+            Some(mut json) => T::take(&mut json).map_err(|err| named(name, err)),
+            None => absent(name),
         }
     }
 
-    /// Every field was taken: any other is unknown, and an error.
+    /// Reads field `name` of a lenient object as a `T`, `None` when it is left out: a key given
+    /// more than once is read each time, in order, and the last value counts (nanoserde's
+    /// reading). Not a default: the macro's call site says what a missing field is.
+    #[inline(never)]
+    pub fn take_last<T: Wire>(&mut self, name: &str) -> Result<Option<T>, String> {
+        let mut value = None;
+        while let Some(mut json) = self.next(name) {
+            value = Some(T::take(&mut json).map_err(|err| named(name, err))?);
+        }
+        Ok(value)
+    }
+
+    /// A reader at the first field named `name`, which is taken out (the others keep their
+    /// order: the next one given twice comes next). Not generic, so that each type's `take`
+    /// is only its own reading.
+    #[inline(never)]
+    fn next(&mut self, name: &str) -> Option<Reader<'a>> {
+        let found = self.entries.iter().position(|(key, _)| key == name)?;
+        let (_, at) = self.entries.remove(found);
+        Some(Reader { text: self.text, at })
+    }
+
+    /// Every field was taken: any other is unknown, and an error (in a lenient object, skipped).
     pub fn done(self) -> Result<(), String> {
         match self.entries.first() {
-            Some((key, _)) => Err(format!("{key}: unknown field")),
-            None => Ok(()),
+            Some((key, _)) if !self.lenient => Err(format!("{key}: unknown field")),
+            _ => Ok(()),
         }
     }
+}
+
+/// The value of field `name` left out: `T::absent()`, else an error naming it.
+pub fn absent<T: Wire>(name: &str) -> Result<T, String> {
+    T::absent().ok_or_else(|| missing(name))
+}
+
+#[inline(never)]
+fn missing(name: &str) -> String {
+    format!("{name}: missing")
+}
+
+#[inline(never)]
+fn named(name: &str, err: String) -> String {
+    format!("{name}: {err}")
 }
 
 /// An error of variant `variant`'s body, said after its name (none: the variant is unknown).
@@ -374,12 +450,41 @@ impl<T: Wire> Wire for Vec<T> {
     }
 }
 
-/// Declares a struct with named fields and its [`Wire`] form: an object of its fields.
+/// Declares a struct with named fields and its [`Wire`] form: an object of its fields. With
+/// `lenient;` first, the object is read as nanoserde read it (see the module doc), for the files
+/// it used to read; a field of a lenient struct written `name: Type = value` takes `value` when
+/// it is left out. `lenient; impl Name { field, other = value, … }` gives a struct declared
+/// elsewhere that form (every field named once: the struct literal it builds checks that), for
+/// one whose other derives cannot read a struct declared through a macro (nanoserde's).
 macro_rules! wire_struct {
-    (
+    (lenient; impl $name:ident { $($field:ident $(= $default:expr)?),* $(,)? }) => {
+        $crate::wire::wire_struct!(@impl lenient_object, take_last; $name { $($field $(= $default)?),* });
+    };
+    (lenient; $($rest:tt)*) => {
+        $crate::wire::wire_struct!(@struct lenient_object, take_last; $($rest)*);
+    };
+    (@field take, $fields:ident, $field:ident) => {
+        $fields.take(stringify!($field))?
+    };
+    (@field take, $fields:ident, $field:ident, $default:expr) => {
+        compile_error!("a field's default is for lenient structs")
+    };
+    (@field take_last, $fields:ident, $field:ident) => {
+        match $fields.take_last(stringify!($field))? {
+            Some(value) => value,
+            None => $crate::wire::absent(stringify!($field))?,
+        }
+    };
+    (@field take_last, $fields:ident, $field:ident, $default:expr) => {
+        match $fields.take_last(stringify!($field))? {
+            Some(value) => value,
+            None => $default,
+        }
+    };
+    (@struct $object:ident, $take:ident;
         $(#[$meta:meta])*
         $vis:vis struct $name:ident {
-            $($(#[$field_meta:meta])* $field_vis:vis $field:ident: $ty:ty),* $(,)?
+            $($(#[$field_meta:meta])* $field_vis:vis $field:ident: $ty:ty $(= $default:expr)?),* $(,)?
         }
     ) => {
         $(#[$meta])*
@@ -387,6 +492,9 @@ macro_rules! wire_struct {
             $($(#[$field_meta])* $field_vis $field: $ty,)*
         }
 
+        $crate::wire::wire_struct!(@impl $object, $take; $name { $($field $(= $default)?),* });
+    };
+    (@impl $object:ident, $take:ident; $name:ident { $($field:ident $(= $default:expr)?),* }) => {
         impl $crate::wire::Wire for $name {
             fn put(&self, out: &mut String) {
                 out.push('{');
@@ -402,12 +510,17 @@ macro_rules! wire_struct {
                 out.push('}');
             }
             fn take(json: &mut $crate::wire::Reader<'_>) -> std::result::Result<Self, String> {
-                let mut _fields = json.object()?;
-                let value = $name { $($field: _fields.take(stringify!($field))?,)* };
+                let mut _fields = json.$object()?;
+                let value = $name {
+                    $($field: $crate::wire::wire_struct!(@field $take, _fields, $field $(, $default)?),)*
+                };
                 _fields.done()?;
                 Ok(value)
             }
         }
+    };
+    ($($rest:tt)*) => {
+        $crate::wire::wire_struct!(@struct object, take; $($rest)*);
     };
 }
 pub(crate) use wire_struct;
@@ -549,6 +662,16 @@ mod tests {
         assert_eq!(decode::<Elsewhere>(r#"{"first":"x","third":1}"#), Err("third: unknown field".to_string()));
     }
 
+    wire_struct! {
+        lenient;
+        #[derive(Debug, PartialEq)]
+        struct Loose {
+            name: String,
+            list: Vec<u64> = vec![9],
+            maybe: Option<u32>,
+        }
+    }
+
     fn sample() -> Sample {
         Sample { name: "a \"q\" \\ é\n\u{1}\u{1F600}".into(), count: u64::MAX, small: Some(u32::MAX), flag: true, maybe: None, list: vec![0, 7] }
     }
@@ -601,5 +724,30 @@ mod tests {
             let got = decode::<Choice>(&text).unwrap_err();
             assert!(got.contains(error), "{text}: {got}");
         }
+    }
+
+    #[test]
+    fn a_lenient_struct_skips_unknown_keys_takes_a_repeated_keys_last_value_and_its_defaults() {
+        let text = r#"{"name": "a", "x": {"y": [1.5e-3, -2, null, "\u0041"]}, "name": "b", "z": 1E-400,}"#;
+        assert_eq!(decode::<Loose>(text), Ok(Loose { name: "b".into(), list: vec![9], maybe: None }));
+        let text = r#"{"maybe": 4294967295, "list": [], "name": ""}"#;
+        assert_eq!(decode::<Loose>(text), Ok(Loose { name: String::new(), list: vec![], maybe: Some(u32::MAX) }));
+        for (text, error) in [
+            (r#"{"name": 1, "name": "b"}"#, "name: expected a string"),
+            (r#"{"name": "a", "list": null}"#, "list: expected an array"),
+            (r#"{"list": []}"#, "name: missing"),
+            (r#"{"name": "a", "maybe": 4294967296}"#, "maybe: 4294967296 is over 4294967295"),
+            (r#"{"name": "a", "x": "\udc00"}"#, "x: a lone surrogate in a string"),
+            (r#"{"name": "a", "x": [18446744073709551616]}"#, "x: 18446744073709551616: out of range"),
+            (r#"{"name": "a", "x": -9223372036854775809}"#, "x: -9223372036854775809: out of range"),
+            (r#"{"name": "a", "x": {"y": 1e+2}}"#, "x: 1e+2: out of range, or a + in its exponent"),
+            (r#"[]"#, "expected an object"),
+        ] {
+            let got = decode::<Loose>(text).unwrap_err();
+            assert!(got.contains(error), "{text}: {got}");
+        }
+        // The strict reading is untouched: the same shapes stay errors for a daemon request.
+        assert!(decode::<Sample>(r#"{"name":"n","count":1,"flag":true,"list":[],"x":1}"#).is_err());
+        assert!(decode::<Sample>(r#"{"name":"n","name":"n","count":1,"flag":true,"list":[]}"#).is_err());
     }
 }
