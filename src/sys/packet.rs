@@ -161,6 +161,20 @@ pub(crate) mod tests {
             ip(&["link", "add", "pk0", "type", "veth", "peer", "name", "pk1"])?;
             ip(&["link", "set", "pk0", "up"])?;
             ip(&["link", "set", "pk1", "up"])?;
+            // Until the kernel's link watcher has activated both ends (up to a second later,
+            // more on a loaded machine), their queue is noop_qdisc, which drops what is sent.
+            let active = |name: &str| {
+                std::process::Command::new("ip")
+                    .args(["-o", "link", "show", "dev", name])
+                    .output()
+                    .ok()
+                    .map(|out| String::from_utf8_lossy(&out.stdout).into_owned())
+                    .is_some_and(|line| line.contains("state UP") && !line.contains("qdisc noop"))
+            };
+            let deadline = std::time::Instant::now() + Duration::from_secs(20);
+            while !(active("pk0") && active("pk1")) && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
             Some(f())
         })
         .join()
