@@ -530,27 +530,7 @@ pub(crate) use wire_struct;
 /// fields listed, which must be all of them (reading builds the struct from the list).
 macro_rules! wire_fields {
     ($name:ident { $($field:ident),* $(,)? }) => {
-        impl $crate::wire::Wire for $name {
-            fn put(&self, out: &mut String) {
-                out.push('{');
-                let mut _first = true;
-                $(
-                    if !_first {
-                        out.push(',');
-                    }
-                    _first = false;
-                    out.push_str(concat!("\"", stringify!($field), "\":"));
-                    $crate::wire::Wire::put(&self.$field, out);
-                )*
-                out.push('}');
-            }
-            fn take(json: &mut $crate::wire::Reader<'_>) -> std::result::Result<Self, String> {
-                let mut _fields = json.object()?;
-                let value = $name { $($field: _fields.take(stringify!($field))?,)* };
-                _fields.done()?;
-                Ok(value)
-            }
-        }
+        $crate::wire::wire_struct!(@impl object, take; $name { $($field),* });
     };
 }
 pub(crate) use wire_fields;
