@@ -71,6 +71,10 @@ fn the_alias_sets_each_components_line_and_keeps_every_other_byte() {
         format!("# horizon\r\nhorizon.threads=4\r\nhorizon.processor.filter={expected}\r\nlast=1").into_bytes(),
         "only the filter's line changes"
     );
+    // `--show` prints each component's filter as it is now, quoted.
+    let shown = sensorctl(root.path(), &["--role", "support", "network", "capture-filter", "--show"]).run();
+    assert_eq!(shown.code, 0, "{}", shown.stderr);
+    assert!(shown.stdout.contains(&format!("horizon: '{expected}'\n")), "{}", shown.stdout);
     // The reset form: every component, everything.
     let run = sensorctl(root.path(), &["--role", "cyberx", "cyberx-xsense-capture-filter", "-p", "all", "-m", "all-connected"]).run();
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -83,6 +87,10 @@ fn the_alias_sets_each_components_line_and_keeps_every_other_byte() {
     let shown = sensorctl(root.path(), &["--role", "support", "network", "capture-filter", "--show", "--json"]).run();
     assert_eq!(shown.code, 0, "{}", shown.stderr);
     assert!(shown.stdout.contains("\"component\":\"horizon\"") && shown.stdout.contains("\"expression\":\"\""), "{}", shown.stdout);
+    let shown = sensorctl(root.path(), &["--role", "support", "network", "capture-filter", "--show"]).run();
+    assert_eq!(shown.code, 0, "{}", shown.stderr);
+    assert!(shown.stdout.contains("horizon: (everything)\n") && shown.stdout.contains("collector: (everything)\n"), "{}", shown.stdout);
+    assert_eq!(shown.stdout.lines().count(), 7, "one line per component: {}", shown.stdout);
 }
 
 #[test]
