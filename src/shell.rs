@@ -89,7 +89,8 @@ pub fn run(ctx: &Context, idle_override_s: Option<u64>, out: &mut dyn Write) -> 
 }
 
 fn prompt_base(ctx: &Context) -> String {
-    format!("{}@{}:", ctx.caller.user_name(), crate::sys::uname::hostname())
+    // The host name is the kernel's (sethostname takes any bytes): escaped as every system text is.
+    format!("{}@{}:", ctx.caller.user_name(), crate::validate::system_text(crate::sys::uname::hostname().as_bytes()))
 }
 
 #[derive(Debug, PartialEq)]
@@ -144,12 +145,19 @@ impl Session<'_> {
                 self.help(category, out)?;
                 return Ok(Flow::Continue);
             }
-            (["help", topic], _) => {
-                if self.visible_in(topic).is_empty() {
-                    complain(&format!("help: no category '{}'", crate::validate::printable(topic)));
-                } else {
-                    let topic = cli::categories().find(|c| c == topic);
-                    self.help(topic, out)?;
+            (["help", topic], _) if cli::categories().any(|c| c == *topic) && !self.visible_in(topic).is_empty() => {
+                let topic = cli::categories().find(|c| c == topic);
+                self.help(topic, out)?;
+                return Ok(Flow::Continue);
+            }
+            // Anything else is the command line's `sensorctl help WORDS`, for this caller.
+            (["help", topic @ ..], _) => {
+                let visible = |cmd: &cli::Command| self.visible(cmd);
+                match cli::help_for(topic, &visible) {
+                    Ok(lines) => lines.iter().try_for_each(|line| writeln_out(out, line))?,
+                    Err(err) => {
+                        cli::report("help", &err);
+                    }
                 }
                 return Ok(Flow::Continue);
             }
@@ -180,6 +188,17 @@ impl Session<'_> {
                     self.category = cli::categories().find(|c| *c == category);
                     return Ok(Flow::Continue);
                 }
+                // `system --help`, `system ntp -h`: the category's listing, as on the command line.
+                Lookup::Category(_) => {
+                    let depth = cli::category_depth(candidate);
+                    if matches!(candidate.get(depth..), Some(&["--help" | "-h" | "help"])) {
+                        let visible = |cmd: &cli::Command| self.visible(cmd);
+                        if let Ok(lines) = cli::help_for(&candidate[..depth], &visible) {
+                            lines.iter().try_for_each(|line| writeln_out(out, line))?;
+                            return Ok(Flow::Continue);
+                        }
+                    }
+                }
                 _ => {}
             }
         }
@@ -207,7 +226,9 @@ impl Session<'_> {
             Err(NoAction::Early(early)) => {
                 let text = early.output.trim_end();
                 if early.status.is_ok() {
-                    writeln_out(out, text)?;
+                    // A command's help lists the commands below it too, as on the command line.
+                    let visible = |cmd: &cli::Command| self.visible(cmd);
+                    writeln_out(out, &cli::command_help(cmd, text, &visible))?;
                 } else {
                     complain(&format!("{command_name}: {}", cli::one_line(text)));
                 }
@@ -243,10 +264,11 @@ impl Session<'_> {
         let mut lines = Vec::new();
         match category {
             Some(category) => {
-                lines.push(format!("{category} commands:"));
-                for cmd in self.visible_in(category) {
-                    lines.push(format!("  {:<22} {}", cmd.path[1..].join(" "), cmd.summary));
-                }
+                // The command line's listing (`sensorctl help system`), then the shell's own.
+                let visible = |cmd: &cli::Command| self.visible(cmd);
+                lines.extend(cli::help::listing(&format!("{category} commands:"), &cli::help::next_words(&[category], &visible)));
+                // The shell's own words, set apart from the command line's listing.
+                lines.push(String::new());
                 if self.category == Some(category) {
                     lines.push("  .., exit               leave this category".to_string());
                 }
@@ -351,7 +373,8 @@ fn values(ctx: &Context, kind: crate::action::ActionKind, previous: &str) -> Vec
                 .map(|user| (user.to_string(), "appliance user".to_string()))
                 .collect()
         }
-        (A::BackupRestore, "-f" | "--file") | (A::BackupExport, "export") => {
+        // `system backup export NAME`: the name is the first word after the command.
+        (A::BackupRestore, "-f" | "--file") | (A::BackupExport, "") => {
             let Ok(settings) = crate::backup::Settings::of(ctx) else { return Vec::new() };
             crate::backup::list_backups(&settings.dir)
                 .unwrap_or_default()

@@ -577,32 +577,15 @@ fn everything(_: &Command) -> bool {
 
 /// `sensorctl help [WORDS]`: the top level, a category's commands, or a command's own help.
 fn help(words: &[&str]) -> u8 {
-    let mut out = std::io::stdout().lock();
-    let lines: Vec<String> = match lookup(words) {
-        _ if words.is_empty() => usage_text().lines().map(str::to_string).collect(),
-        Lookup::Found(cmd, used) if used == words.len() => {
-            let mut name = vec!["sensorctl"];
-            name.extend_from_slice(cmd.path);
-            return match (cmd.parse)(&name, &["--help"]) {
-                Err(early) => {
-                    let _ = writeln!(out, "{}", command_help(cmd, &early.output));
-                    exit::OK
-                }
-                Ok(_) => exit::OK,
-            };
-        }
-        Lookup::Category(_)
-            if COMMANDS.iter().any(|c| c.path.len() > words.len() && c.path[..words.len()] == *words) =>
-        {
-            help::listing(&format!("{} commands:", words.join(" ")), &help::next_words(words, &everything))
-        }
-        _ => {
-            let known = words.len() - 1;
-            let candidates: Vec<&str> =
-                help::next_words(&words[..known], &everything).iter().map(|(w, _)| *w).collect();
-            return report("help", &Error::Usage(help::unknown(words[known], &candidates)));
+    let lines = if words.is_empty() {
+        usage_text().lines().map(str::to_string).collect()
+    } else {
+        match help_for(words, &everything) {
+            Ok(lines) => lines,
+            Err(err) => return report("help", &err),
         }
     };
+    let mut out = std::io::stdout().lock();
     for line in lines {
         if writeln!(out, "{line}").is_err() {
             break;
@@ -611,11 +594,48 @@ fn help(words: &[&str]) -> u8 {
     exit::OK
 }
 
-/// A command's argh help, and the commands under it when its path is also a category's
-/// (`system backup` is a command, and `system backup create|list|space` are more).
-pub fn command_help(cmd: &Command, argh_help: &str) -> String {
+/// The help for `words` (not empty) among the commands `visible` lets through, as both the
+/// command line (`sensorctl help WORDS`, `WORDS --help`) and the restricted shell print it: a
+/// command's own help with the commands below it, a category's listing, or a usage error that
+/// names the nearest word.
+pub fn help_for(words: &[&str], visible: &dyn Fn(&Command) -> bool) -> Result<Vec<String>, Error> {
+    let opens = |depth: usize| COMMANDS.iter().any(|c| visible(c) && c.path.len() > depth && c.path[..depth] == words[..depth]);
+    match lookup(words) {
+        Lookup::Found(cmd, used) if used == words.len() && visible(cmd) => {
+            let mut name = vec!["sensorctl"];
+            name.extend_from_slice(cmd.path);
+            let text = match (cmd.parse)(&name, &["--help"]) {
+                Err(early) => command_help(cmd, &early.output, visible),
+                Ok(_) => String::new(),
+            };
+            Ok(text.lines().map(str::to_string).collect())
+        }
+        Lookup::Category(_) | Lookup::Found(..) if opens(words.len()) => {
+            Ok(help::listing(&format!("{} commands:", words.join(" ")), &help::next_words(words, visible)))
+        }
+        _ => {
+            let known = (1..words.len()).rev().find(|&n| opens(n)).unwrap_or(0);
+            let candidates: Vec<&str> = help::next_words(&words[..known], visible).iter().map(|(w, _)| *w).collect();
+            Err(Error::Usage(help::unknown(words[known], &candidates)))
+        }
+    }
+}
+
+/// How many of `words` name a category: the longest run that begins longer command paths
+/// (`system`, or `system ntp`); at least 1.
+pub fn category_depth(words: &[&str]) -> usize {
+    (1..=words.len())
+        .rev()
+        .find(|&n| COMMANDS.iter().any(|c| c.path.len() > n && c.path[..n] == words[..n]))
+        .unwrap_or(1)
+}
+
+/// A command's argh help, and the commands under it (among those `visible` lets through) when
+/// its path is also a category's (`system backup` is a command, and `system backup
+/// create|list|space` are more).
+pub fn command_help(cmd: &Command, argh_help: &str, visible: &dyn Fn(&Command) -> bool) -> String {
     let mut text = argh_help.trim_end().to_string();
-    let below = help::next_words(cmd.path, &everything);
+    let below = help::next_words(cmd.path, visible);
     if !below.is_empty() {
         text.push_str("\n\n");
         text.push_str(&help::listing("Commands:", &below).join("\n"));
@@ -705,10 +725,7 @@ pub fn main(argv: Vec<OsString>) -> u8 {
                 Lookup::Category(_) => {
                     // The longest run of words that begins longer command paths names the
                     // category (`system`, or `system ntp`); its next words are the commands.
-                    let depth = (1..=rest.len())
-                        .rev()
-                        .find(|&n| COMMANDS.iter().any(|c| c.path.len() > n && c.path[..n] == rest[..n]))
-                        .unwrap_or(1);
+                    let depth = category_depth(rest);
                     let words = help::next_words(&rest[..depth], &everything);
                     let category = rest[..depth].join(" ");
                     return match rest.get(depth) {
@@ -741,7 +758,7 @@ pub fn main(argv: Vec<OsString>) -> u8 {
     let action = match parse_command(cmd, &name, args) {
         Ok(action) => action,
         Err(NoAction::Early(early)) if early.status.is_ok() => {
-            let _ = writeln!(std::io::stdout(), "{}", command_help(cmd, &early.output));
+            let _ = writeln!(std::io::stdout(), "{}", command_help(cmd, &early.output, &everything));
             return exit::OK;
         }
         Err(NoAction::Early(early)) => {

@@ -151,3 +151,55 @@ fn a_real_support_user_gets_the_support_shell() {
     let stranger = sensorctl(root.path(), &["shell"]).uid(STRANGER_UID).stdin(b"date\n").run();
     assert_eq!(stranger.code, 77, "a user without a role gets no shell");
 }
+
+/// The shell's help is the command line's, for the commands the caller may run: `help WORDS`
+/// prints what `sensorctl help WORDS` prints, `system --help` lists the category, and a
+/// command's `--help` lists the commands below it.
+#[test]
+fn help_in_the_shell_is_the_command_lines_help() {
+    let root = sandbox("shell-help-same");
+    for words in [&["system", "backup"][..], &["system", "ntp"], &["system", "upgrade"], &["network", "limit"], &["system"]] {
+        let cli = sensorctl(root.path(), &[&["help"], words].concat()).run();
+        assert_eq!(cli.code, 0, "{words:?}: {}", cli.stderr);
+        // cyberx may run every command under these words, so its listing is the whole one.
+        let shell = shell(root.path(), "cyberx", &format!("help {}\n", words.join(" ")));
+        assert_eq!(shell.code, 0, "{words:?}: {}", shell.stderr);
+        assert!(shell.stdout.contains(cli.stdout.trim_end()), "{words:?}: shell\n{}\ncli\n{}", shell.stdout, cli.stdout);
+    }
+    let run = shell(root.path(), "support", "system --help\nsystem backup --help\nhelp system nonsense\n");
+    assert!(run.stdout.contains("system commands:"), "{}", run.stdout);
+    assert!(!run.stderr.contains("unknown command '--help'"), "{}", run.stderr);
+    // `system backup` is a command and a category: its help lists the commands below it that
+    // support may run (not `space` or `export`, which are cyberx's).
+    let below = run.stdout.split("Commands:").nth(1).unwrap_or_default();
+    assert!(below.contains("create") && below.contains("list") && !below.contains("export"), "{}", run.stdout);
+    assert!(run.stderr.contains("nonsense"), "{}", run.stderr);
+}
+
+/// The host name in the prompt is the kernel's, which takes any bytes: a control sequence in it
+/// is shown escaped, never sent to the operator's terminal.
+#[test]
+fn a_host_name_with_control_characters_is_escaped_in_the_prompt() {
+    if !is_root() {
+        skip("sets the host name in a UTS namespace of its own (unshare --uts)");
+        return;
+    }
+    let root = sandbox("shell-hostname");
+    let inner = sensorctl(root.path(), &["--role", "support", "shell"]).command();
+    let mut cmd = std::process::Command::new("unshare");
+    // hostname(1) refuses such a name; sethostname(2) itself takes any bytes.
+    let set = "import socket, sys; socket.sethostname(sys.argv[1])";
+    cmd.args(["--uts", "sh", "-c", "python3 -c \"$0\" \"$1\" && shift && exec \"$@\"", set, "evil\x1b[2Jname"])
+        .arg(inner.get_program())
+        .args(inner.get_args())
+        .env_clear();
+    for (key, value) in inner.get_envs() {
+        if let Some(value) = value {
+            cmd.env(key, value);
+        }
+    }
+    let out = cmd.stdin(Stdio::null()).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("@evil\\x1b[2Jname:"), "{stdout:?} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(!stdout.contains('\x1b'), "{stdout:?}");
+}
