@@ -31,9 +31,13 @@ pub trait Completer {
     fn candidates(&self, words: &[String], partial: &str) -> Vec<(String, String)>;
 }
 
-/// Whether the editor can run on this terminal.
+/// Whether the editor can run on this terminal: input and output both a terminal (its escape
+/// sequences must not land in a file or a pipe standard output was redirected to), and not
+/// `TERM=dumb`.
 pub fn usable(terminal: &Terminal) -> bool {
-    terminal.is_tty() && std::env::var("TERM").map_or(true, |term| term != "dumb")
+    terminal.is_tty()
+        && crate::sys::term::is_terminal(std::io::stdout())
+        && std::env::var("TERM").map_or(true, |term| term != "dumb")
 }
 
 /// The editor: the history of one session.

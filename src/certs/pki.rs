@@ -213,7 +213,8 @@ pub enum CertName {
 impl fmt::Display for CertName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CertName::Dns(name) => write!(f, "DNS:{name}"),
+            // From the certificate, which may hold any bytes: escaped before a terminal sees it.
+            CertName::Dns(name) => write!(f, "DNS:{}", crate::validate::system_text(name.as_bytes())),
             CertName::Ip(ip) => write!(f, "IP:{ip}"),
         }
     }
@@ -658,6 +659,14 @@ fn attribute_text(id: &[u8], value_tag: u8, value: &[u8]) -> String {
                 out.push(c);
             }
             '\x00'..='\x1f' | '\x7f' => out.push_str(&format!("\\{:02x}", c as u8)),
+            // C1 controls and the bidirectional overrides (a terminal acts on them, a reader
+            // is misled by them), as RFC 4514 escapes any byte: each UTF-8 byte as \XX.
+            c if c.is_control() || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') => {
+                let mut buf = [0u8; 4];
+                for byte in c.encode_utf8(&mut buf).bytes() {
+                    out.push_str(&format!("\\{byte:02x}"));
+                }
+            }
             _ => out.push(c),
         }
     }
@@ -1319,6 +1328,16 @@ pub fn to_pem(label: &str, der: &[u8]) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A name from a certificate reaches the operator's terminal only escaped: C0, DEL, C1 and
+    /// the bidirectional overrides, in the subject as in the DNS names.
+    #[test]
+    fn control_and_bidi_characters_in_names_are_escaped() {
+        let cn = attribute_text(oid::COMMON_NAME, tag::UTF8_STRING, "a\u{1b}[2J\u{85}b\u{202e}c".as_bytes());
+        assert_eq!(cn, "CN=a\\1b[2J\\c2\\85b\\e2\\80\\aec");
+        assert_eq!(CertName::Dns("evil\u{1b}]0;x\u{7}.example".into()).to_string(), "DNS:evil\\x1b]0;x\\x07.example");
+        assert_eq!(CertName::Dns("host\u{9b}2J".into()).to_string(), "DNS:host\\u{009b}2J");
+    }
 
     fn generated(names: &[&str]) -> (Certificate, KeyFile) {
         let dns: Vec<String> = names.iter().filter(|n| n.parse::<IpAddr>().is_err()).map(|n| n.to_string()).collect();

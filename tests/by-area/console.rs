@@ -229,4 +229,35 @@ fn the_line_editor_edits_recalls_completes_and_explains_on_a_real_terminal() {
     assert!(leaked.stdout.is_empty(), "{}", String::from_utf8_lossy(&leaked.stdout));
 }
 
+/// Where the editor cannot work (`TERM=dumb`; and it must not write escapes to a redirected
+/// standard output) the shell reads plain lines: Tab is a character, not a completion, and no
+/// escape sequence is sent.
+#[test]
+fn on_a_dumb_terminal_the_shell_reads_plain_lines() {
+    if !is_root() {
+        skip("runs the shell as root on a pseudo-terminal");
+        return;
+    }
+    if under_qemu() {
+        skip_on_this_target("under qemu-user the pty drives qemu, not the binary; covered natively");
+        return;
+    }
+    let root = sandbox("console-dumb");
+    let bin = bin();
+    let root_text = root.path().to_str().unwrap();
+    let env = [("SENSORCTL_ROOT", root_text), ("PATH", "/usr/bin:/bin"), ("TERM", "dumb")];
+    let steps = [
+        PtyStep::Expect("root@", 10.0),
+        PtyStep::Send("system versio\t\r"),
+        PtyStep::Expect("did you mean 'version'?", 5.0),
+        PtyStep::Send("system version\r"),
+        PtyStep::Expect("Version: ", 10.0),
+        PtyStep::Send("logout\r"),
+    ];
+    let seen = pty_session(&[bin.to_str().unwrap(), "shell"], &env, 0, 0, &steps);
+    assert_eq!(seen.missed, None, "screen:\n{}", seen.screen);
+    assert_eq!(seen.code, 0, "screen:\n{}", seen.screen);
+    assert!(!seen.screen.contains('\x1b'), "an escape sequence on a dumb terminal: {:?}", seen.screen);
+}
+
 use std::process::Command;
