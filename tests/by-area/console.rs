@@ -92,6 +92,7 @@ fn every_json_command_fails_as_json_too() {
     // The --json commands, each with what it needs to run (but a role that may not).
     let commands: &[&[&str]] = &[
         &["system", "version", "--json"],
+        &["system", "date", "--json"],
         &["system", "sanity", "--json"],
         &["network", "list", "--json"],
         &["network", "validate", "--json"],
@@ -123,6 +124,22 @@ fn every_json_command_fails_as_json_too() {
         assert_eq!(run.code, 2, "{bad:?}: {}", run.stderr);
         let failure = Failure::deserialize_json(run.stdout.trim()).unwrap_or_else(|e| panic!("{bad:?}: {e}: {:?}", run.stdout));
         assert_eq!(failure.error.code, 2);
+    }
+    // A command that fails at its work (exit 1): no NTP server answers on 127.0.0.1 here.
+    let run = sensorctl(root.path(), &["ntp", "query", "127.0.0.1", "--json"]).run();
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let failure = Failure::deserialize_json(run.stdout.trim()).unwrap_or_else(|e| panic!("{e}: {:?}", run.stdout));
+    assert_eq!(failure.error.code, 1);
+    assert!(failure.error.message.contains("no reply from 127.0.0.1:123"), "{}", failure.error.message);
+    // A caller who is not root with no daemon to serve it (exit 75).
+    if is_root() {
+        for args in [&["system", "version", "--json"][..], &["network", "list", "--json"]] {
+            let run = sensorctl(root.path(), args).uid(SUPPORT_UID).run();
+            assert_eq!(run.code, 75, "{args:?}: {}", run.stderr);
+            let failure = Failure::deserialize_json(run.stdout.trim()).unwrap_or_else(|e| panic!("{args:?}: {e}: {:?}", run.stdout));
+            assert_eq!(failure.error.code, 75, "{args:?}");
+            assert!(failure.error.message.contains("daemon is not running"), "{args:?}: {}", failure.error.message);
+        }
     }
 }
 
