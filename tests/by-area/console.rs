@@ -224,7 +224,18 @@ fn the_line_editor_edits_recalls_completes_and_explains_on_a_real_terminal() {
         PtyStep::Expect("system", 5.0),
         PtyStep::Send("\x03"),
         PtyStep::Expect(prompt, 5.0),
-        // A line wider than 80 columns scrolls sideways in one row: no line feed before Enter.
+        // Stopped and continued (Ctrl-Z and `fg` on a console with job control), the editor
+        // draws its line again.
+        PtyStep::Send("system vers"),
+        PtyStep::Expect("system vers", 5.0),
+        PtyStep::Signal("SIGSTOP"),
+        PtyStep::Signal("SIGCONT"),
+        PtyStep::Expect("system vers", 5.0),
+        PtyStep::Send(&line("ion")),
+        PtyStep::Expect("Version: ", 10.0),
+        PtyStep::Expect(prompt, 5.0),
+        // A line wider than the terminal's 80 columns (the pty says 80) scrolls sideways in
+        // one row: no line feed before Enter.
         PtyStep::Send(&"x".repeat(150)),
         PtyStep::Expect(&"x".repeat(40), 5.0),
         PtyStep::Send("\x03"),

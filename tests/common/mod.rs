@@ -451,6 +451,8 @@ pub fn sample_live<T>(pid: u32, read: impl FnOnce() -> Option<T>) -> Option<T> {
 pub enum PtyStep<'a> {
     Expect(&'a str, f64),
     Send(&'a str),
+    /// Send this signal (`"SIGSTOP"`, `"SIGCONT"`) to the process.
+    Signal(&'a str),
 }
 
 /// What a [`pty_session`] saw: the whole screen, the exit code, and the step (if any) whose
@@ -476,6 +478,9 @@ import json, os, pty, signal, sys, time
 spec = json.loads(sys.argv[1])
 pid, fd = pty.fork()
 if pid == 0:
+    # An 80-column terminal, as a serial console reports (set before the program asks).
+    import fcntl, struct, termios
+    fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
     os.setgroups([spec["group"]])
     os.setgid(spec["gid"])
     os.setuid(spec["uid"])
@@ -508,6 +513,9 @@ for step in spec["steps"]:
             missed = step[1]
             break
         cursor = at + len(token)
+    elif step[0] == "signal":
+        time.sleep(0.2)
+        os.kill(pid, getattr(signal, step[1]))
     else:
         time.sleep(0.2)
         os.write(fd, step[1].encode())
@@ -530,6 +538,7 @@ print(json.dumps({"screen": seen.decode("utf-8", "replace"), "code": os.waitstat
         .map(|step| match step {
             PtyStep::Expect(text, seconds) => format!("[\"expect\", {}, {seconds}]", json_string(text)),
             PtyStep::Send(text) => format!("[\"send\", {}]", json_string(text)),
+            PtyStep::Signal(name) => format!("[\"signal\", {}]", json_string(name)),
         })
         .collect();
     let env: Vec<String> = env.iter().map(|(k, v)| format!("{}: {}", json_string(k), json_string(v))).collect();
