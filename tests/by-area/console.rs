@@ -131,6 +131,12 @@ fn every_json_command_fails_as_json_too() {
     let failure = Failure::deserialize_json(run.stdout.trim()).unwrap_or_else(|e| panic!("{e}: {:?}", run.stdout));
     assert_eq!(failure.error.code, 1);
     assert!(failure.error.message.contains("no reply from 127.0.0.1:123"), "{}", failure.error.message);
+    // A feature this build does not have (exit 69): firmware artifacts leave HTTPS out.
+    let run = sensorctl(root.path(), &["network", "internet-check", "--url", "https://127.0.0.1/", "--json"]).run();
+    assert_eq!(run.code, 69, "{}", run.stderr);
+    let failure = Failure::deserialize_json(run.stdout.trim()).unwrap_or_else(|e| panic!("{e}: {:?}", run.stdout));
+    assert_eq!(failure.error.code, 69);
+    assert!(failure.error.message.contains("no HTTPS"), "{}", failure.error.message);
     // A caller who is not root with no daemon to serve it (exit 75).
     if is_root() {
         for args in [&["system", "version", "--json"][..], &["network", "list", "--json"]] {
