@@ -283,8 +283,12 @@ mod tests {
         let sample = query(Ipv4Addr::LOCALHOST, &quick(port)).unwrap();
         handle.join().unwrap();
         assert_eq!(sample.stratum, 3);
-        assert!(sample.offset.abs() < 5_000_000, "{sample:?}");
-        assert!((0..50_000_000).contains(&sample.delay), "{sample:?}");
+        // Loopback: well under the half second a loaded machine under qemu-user could need.
+        assert!((0..500_000_000).contains(&sample.delay), "{sample:?}");
+        // One clock on both ends: the true offset is 0, and NTP's estimate is off by at most
+        // half the round trip's asymmetry, so half the delay (a fixed 5 ms failed under
+        // qemu-user on a loaded machine: offset -11.4 ms with a delay of 23.9 ms).
+        assert!(sample.offset.abs() <= sample.delay / 2 + 1_000_000, "{sample:?}");
     }
 
     #[test]
