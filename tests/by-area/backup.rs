@@ -1022,15 +1022,9 @@ struct Observed {
 fn observe(root: &Path, args: &[&str]) -> Observed {
     let report = root.join("time.out");
     let inner = sensorctl(root, args).command();
-    let mut cmd = Command::new("/usr/bin/time");
-    cmd.arg("-f").arg("%M").arg("-o").arg(&report).arg(inner.get_program()).args(inner.get_args());
-    cmd.env_clear();
-    for (key, value) in inner.get_envs() {
-        if let Some(value) = value {
-            cmd.env(key, value);
-        }
-    }
-    let mut timer = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut outer = Command::new("/usr/bin/time");
+    outer.arg("-f").arg("%M").arg("-o").arg(&report);
+    let mut timer = wrapped(outer, &inner).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
     let mut seen = Observed { max_rss_kb: 0, nice: None, ionice: None, threads: None };
     while timer.try_wait().unwrap().is_none() {
         // Every reading is taken only while the process is alive: between its exit and its reaping

@@ -20,16 +20,9 @@ fn veth_namespace(label: &str) -> NetNs {
 /// `program ARGS` (the binary or an alias link to it) inside the namespace, through qemu-user
 /// when the suite runs an ARM build (`SENSORCTL_RUNNER`, which `Invocation` honours).
 fn in_namespace(ns: &NetNs, program: &Path, root: &Path, args: &[&str]) -> Command {
-    let inner = Invocation::new(program.to_path_buf(), root, args).command();
-    let mut cmd = Command::new("ip");
-    cmd.args(["netns", "exec", &ns.0]).arg(inner.get_program()).args(inner.get_args());
-    cmd.env_clear();
-    for (key, value) in inner.get_envs() {
-        if let Some(value) = value {
-            cmd.env(key, value);
-        }
-    }
-    cmd
+    let mut outer = Command::new("ip");
+    outer.args(["netns", "exec", &ns.0]);
+    wrapped(outer, &Invocation::new(program.to_path_buf(), root, args).command())
 }
 
 fn run(ns: &NetNs, root: &Path, args: &[&str]) -> Run {

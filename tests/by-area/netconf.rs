@@ -570,18 +570,11 @@ fn support_user_through_the_daemon_with_piped_answers() {
     let _daemon = lab.ns.daemon(lab.root.path());
     let as_user = |uid: u32, stdin: &[u8]| {
         let inner = Invocation::new(bin(), lab.root.path(), &["network", "reconfigure"]).command();
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &lab.ns.0, "setpriv", "--reuid", &uid.to_string()])
-            .args(["--regid", &SENSORCTL_GID.to_string(), "--clear-groups", "--"])
-            .arg(inner.get_program())
-            .args(inner.get_args())
-            .env_clear();
-        for (key, value) in inner.get_envs() {
-            if let Some(value) = value {
-                cmd.env(key, value);
-            }
-        }
-        Outcome::from(cmd, stdin)
+        let mut outer = Command::new("ip");
+        outer
+            .args(["netns", "exec", &lab.ns.0, "setpriv", "--reuid", &uid.to_string()])
+            .args(["--regid", &SENSORCTL_GID.to_string(), "--clear-groups", "--"]);
+        Outcome::from(wrapped(outer, &inner), stdin)
     };
     let out = as_user(SUPPORT_UID, b"m0\n10.80.0.5\n\n10.80.0.254\n10.80.0.53\nlocal_listener=mon1\n\n/data/b\n\n");
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);

@@ -141,16 +141,9 @@ fn every_interface_that_is_up_is_shown_with_the_board_labels() {
     // The alias, with the default six samples.
     let link = alias(root.path(), "cyberx-nload");
     // Through qemu-user when the suite runs an ARM build (`Invocation` honours SENSORCTL_RUNNER).
-    let inner = Invocation::new(link, root.path(), &[]).command();
-    let mut cmd = Command::new("ip");
-    cmd.args(["netns", "exec", &ns.0]).arg(inner.get_program()).args(inner.get_args());
-    cmd.env_clear();
-    for (key, value) in inner.get_envs() {
-        if let Some(value) = value {
-            cmd.env(key, value);
-        }
-    }
-    let out = cmd.output().unwrap();
+    let mut outer = Command::new("ip");
+    outer.args(["netns", "exec", &ns.0]);
+    let out = wrapped(outer, &Invocation::new(link, root.path(), &[]).command()).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(text.lines().count(), 7, "{text}");

@@ -186,19 +186,11 @@ fn a_host_name_with_control_characters_is_escaped_in_the_prompt() {
     }
     let root = sandbox("shell-hostname");
     let inner = sensorctl(root.path(), &["--role", "support", "shell"]).command();
-    let mut cmd = std::process::Command::new("unshare");
+    let mut outer = std::process::Command::new("unshare");
     // hostname(1) refuses such a name; sethostname(2) itself takes any bytes.
     let set = "import socket, sys; socket.sethostname(sys.argv[1])";
-    cmd.args(["--uts", "sh", "-c", "python3 -c \"$0\" \"$1\" && shift && exec \"$@\"", set, "evil\x1b[2Jname"])
-        .arg(inner.get_program())
-        .args(inner.get_args())
-        .env_clear();
-    for (key, value) in inner.get_envs() {
-        if let Some(value) = value {
-            cmd.env(key, value);
-        }
-    }
-    let out = cmd.stdin(Stdio::null()).output().unwrap();
+    outer.args(["--uts", "sh", "-c", "python3 -c \"$0\" \"$1\" && shift && exec \"$@\"", set, "evil\x1b[2Jname"]);
+    let out = wrapped(outer, &inner).stdin(Stdio::null()).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("@evil\\x1b[2Jname:"), "{stdout:?} {}", String::from_utf8_lossy(&out.stderr));
     assert!(!stdout.contains('\x1b'), "{stdout:?}");

@@ -308,16 +308,9 @@ impl NetNs {
     }
     /// `sensorctl ARGS` inside the namespace, against `root`.
     pub fn sensorctl(&self, root: &Path, args: &[&str]) -> Command {
-        let inner = Invocation::new(bin(), root, args).command();
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.0]).arg(inner.get_program()).args(inner.get_args());
-        cmd.env_clear();
-        for (key, value) in inner.get_envs() {
-            if let Some(value) = value {
-                cmd.env(key, value);
-            }
-        }
-        cmd
+        let mut outer = Command::new("ip");
+        outer.args(["netns", "exec", &self.0]);
+        wrapped(outer, &Invocation::new(bin(), root, args).command())
     }
 }
 
@@ -590,4 +583,16 @@ pub fn rss_kib(pid: u32) -> u64 {
         .ok()
         .and_then(|s| s.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next()?.parse().ok()))
         .unwrap_or(0)
+}
+
+/// `outer` (a program that runs its arguments: `ip netns exec NS`, `unshare …`, `setpriv …`)
+/// running `inner`'s program with its arguments and exactly its environment.
+pub fn wrapped(mut outer: Command, inner: &Command) -> Command {
+    outer.arg(inner.get_program()).args(inner.get_args()).env_clear();
+    for (key, value) in inner.get_envs() {
+        if let Some(value) = value {
+            outer.env(key, value);
+        }
+    }
+    outer
 }
